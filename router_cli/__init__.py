@@ -1,0 +1,1 @@
+"""The `router` console script: one sub-command group per package, mounted here."""

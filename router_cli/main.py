@@ -1,0 +1,15 @@
+"""`router`: serve, route, bench (service), and one group per pipeline package.
+
+Each package owns its commands in its own `cli.py`; this file only mounts them. Those modules must
+import cheaply: heavy libraries are imported inside the commands that need them.
+"""
+
+import typer
+
+from service.cli import register as register_service
+
+app = typer.Typer(no_args_is_help=True, help="The agent router: serve, route, and build its adapter.")
+register_service(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,72 @@
+"""The engine interface: messages and a JSON schema in, constrained text out.
+
+An engine knows how to run a model under a grammar; it knows nothing about routing. The routing
+logic (prompt, schema choice, validation against the contract) lives in `service.routing`, so every
+engine returns the same validated decision for the same request.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class EngineError(RuntimeError):
+    """The engine could not produce a valid answer (model failure, cut-off output, backend down)."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[dict[str, str]]
+    """Chat messages; the engine renders them with the model's chat template."""
+    json_schema: dict[str, Any] | None
+    """The output must match this schema; None means unconstrained text."""
+    max_tokens: int
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    adapter: str | None = None
+    """Name of a loaded LoRA adapter to apply, or None for the engine's default."""
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length"]
+    forced_tokens: int = 0
+    """Tokens the grammar forced (no choice for the model)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Engine-side milliseconds by phase, e.g. {"prefill_ms": ..., "decode_ms": ...}."""
+
+
+class Engine(ABC):
+    """A model behind a grammar. Implementations: llamacpp (embedded default), vllm, remote."""
+
+    name: str
+    """Short engine kind, e.g. "llamacpp"."""
+    model_name: str
+    """What /v1/models and response metadata call the base model."""
+    adapter_name: str | None = None
+    """The default LoRA adapter applied to every request, if any."""
+
+    @abstractmethod
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """Run one request to completion."""
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Yield the output text piece by piece; the default yields it all at once."""
+        generation = await self.generate(request)
+        yield generation.text
+
+    def adapters(self) -> dict[str, str]:
+        """Loaded adapters: name -> path. Empty when the engine serves the base model only."""
+        return {self.adapter_name: self.adapter_name} if self.adapter_name else {}
+
+    async def warm_up(self) -> None:
+        """Run one request so the first real request pays no start-up cost."""
+
+    async def close(self) -> None:
+        """Release the model."""
