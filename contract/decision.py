@@ -27,9 +27,12 @@ from pydantic.json_schema import SkipJsonSchema
 
 THOUGHT_MIN_WORDS = 6
 THOUGHT_MAX_WORDS = 60
-THOUGHT_MAX_CHARS = 400
-# One line of 6 to 60 space-separated words; the grammar enforces the same pattern while decoding.
-THOUGHT_PATTERN = rf"^\S+( \S+){{{THOUGHT_MIN_WORDS - 1},{THOUGHT_MAX_WORDS - 1}}}$"
+THOUGHT_MAX_WORD_CHARS = 60
+# One line of 6 to 60 words separated by single spaces; the grammar enforces it while decoding. Word
+# length is bounded instead of the whole string's: llguidance cannot intersect this pattern with a
+# maxLength, and bounded words bound the thought anyway.
+_WORD = rf"\S{{1,{THOUGHT_MAX_WORD_CHARS}}}"
+THOUGHT_PATTERN = rf"^{_WORD}( {_WORD}){{{THOUGHT_MIN_WORDS - 1},{THOUGHT_MAX_WORDS - 1}}}$"
 
 # A relative path inside the workspace: segments separated by "/", none of them "." or "..", no leading
 # "/" or "~". Hidden names such as ".github" are fine. "." alone names the workspace root.
@@ -65,7 +68,7 @@ def _relative_path(value: str) -> str:
 
 Thought = Annotated[
     str,
-    Field(max_length=THOUGHT_MAX_CHARS, pattern=THOUGHT_PATTERN, description="Why this tool, in one line."),
+    Field(pattern=THOUGHT_PATTERN, description="Why this tool, in one line."),
     AfterValidator(_one_line_thought),
 ]
 RelativePath = Annotated[

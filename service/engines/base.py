@@ -28,6 +28,8 @@ class GenerationRequest:
     """0 means greedy decoding."""
     adapter: str | None = None
     """Name of a loaded LoRA adapter to apply, or None for the engine's default."""
+    ignore_eos: bool = False
+    """Generate exactly max_tokens tokens (benchmarks of plain, unconstrained generation)."""
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""POST /route: one request in, one decision out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.protocol import ErrorResponse, RouteMeta, RouteRequest, RouteResponse
+from service.state import ServiceState
+
+router = APIRouter()
+
+_ERRORS = {
+    code: {"model": ErrorResponse, "description": description}
+    for code, description in {
+        400: "The request cannot be served (e.g. longer than the context window).",
+        413: "The body exceeds the size limit.",
+        422: "The body is not valid JSON or does not match the request schema.",
+        502: "The model failed to produce a valid decision.",
+        503: "The model is not loaded yet.",
+    }.items()
+}
+
+
+@router.post("/route", response_model=RouteResponse, response_model_exclude_none=True, responses=_ERRORS)
+async def route(body: RouteRequest, request: Request) -> JSONResponse:
+    state: ServiceState = request.app.state.service
+    result = await state.require_router().route(body.query, context=body.context, reasoning=body.reasoning)
+    g = result.generation
+    response = RouteResponse(
+        **result.decision.model_dump(mode="json", exclude_none=True),
+        meta=RouteMeta(
+            model=state.engine.model_name,
+            adapter=state.engine.adapter_name,
+            latency_ms=round(result.latency_ms, 2),
+            prompt_tokens=g.prompt_tokens,
+            completion_tokens=g.completion_tokens,
+            forced_tokens=g.forced_tokens,
+        ),
+    )
+    # Absent decision fields are left out; meta is always whole (adapter is null without one).
+    return JSONResponse(response.model_dump(mode="json", exclude_none=True) | {"meta": response.meta.model_dump()})

@@ -1,0 +1,231 @@
+"""The embedded default engine: llama-cpp-python over a GGUF, every step masked by llguidance.
+
+We drive the decode loop ourselves instead of calling `Llama.create_completion`, for three reasons:
+llguidance masks each step with the exact token set the grammar allows (llama.cpp's own JSON-schema
+grammar is 20x slower and lets raw control characters into strings); tokens the grammar forces are fed
+to the model in one batch instead of one forward pass each (fast-forward); and the prompt's KV state is
+reused across requests up to the longest common token prefix (the fixed system prompt).
+
+llama.cpp contexts are not thread-safe: one lock serialises requests on the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from contract import build_messages, grammar_json_schema, render_prompt
+from service.engines.base import Engine, EngineError, Generation, GenerationRequest
+
+log = logging.getLogger(__name__)
+
+_GRAMMAR_CACHE_SIZE = 64
+# JSON without free whitespace: every token the model spends is latency.
+_COMPACT_JSON = {"whitespace_flexible": False}
+
+
+class LlamaCppEngine(Engine):
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        adapter_path: Path | None = None,
+        n_threads: int | None = None,
+        n_ctx: int = 4096,
+        fast_forward: bool = True,
+        seed: int = 0,
+    ) -> None:
+        import llama_cpp
+        from llguidance.llamacpp import lltokenizer_from_vocab
+
+        started = time.perf_counter()
+        self._llm = llama_cpp.Llama(
+            model_path=str(model_path),
+            lora_path=str(adapter_path) if adapter_path else None,
+            n_ctx=n_ctx,
+            n_batch=512,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            logits_all=False,
+            verbose=False,
+        )
+        self._llama_cpp = llama_cpp
+        self._n_vocab = self._llm.n_vocab()
+        self._eos = self._llm.token_eos()
+        vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        self._tokenizer = lltokenizer_from_vocab(vocab)
+        metadata = self._llm.metadata
+        self._chat_template = metadata.get("tokenizer.chat_template")
+        if not self._chat_template:
+            raise EngineError(f"{model_path} has no chat template in its GGUF metadata")
+        self._bos_text = self._token_text(self._llm.token_bos())
+        self._eos_text = self._token_text(self._eos)
+        self._fast_forward = fast_forward
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self._matchers: OrderedDict[str, Any] = OrderedDict()
+        self.model_name = Path(model_path).stem
+        self.adapter_name = Path(adapter_path).stem if adapter_path else None
+        self.load_seconds = time.perf_counter() - started
+        log.info("loaded %s in %.2fs (adapter: %s)", model_path, self.load_seconds, adapter_path)
+
+    # --- public interface -----------------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        return await anyio.to_thread.run_sync(self.generate_sync, request)
+
+    async def warm_up(self) -> None:
+        """Compile the decision grammars and run one routing request through the model."""
+        for reasoning in (True, False):
+            self._matcher_for(grammar_json_schema(reasoning=reasoning))
+        await self.generate(
+            GenerationRequest(
+                messages=build_messages("where is the User class defined?"),
+                json_schema=grammar_json_schema(),
+                max_tokens=64,
+            )
+        )
+
+    async def close(self) -> None:
+        with self._lock:
+            self._llm.close()
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The prompt text for these messages, through the contract's one prompt builder."""
+        return render_prompt(
+            messages, self._chat_template, bos_token=self._bos_text, eos_token=self._eos_text
+        )
+
+    def tokenize_prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        # The template writes any special tokens itself, as Hugging Face's apply_chat_template does.
+        return self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True)
+
+    def generate_sync(self, request: GenerationRequest) -> Generation:
+        if request.adapter not in (None, self.adapter_name):
+            raise EngineError(f"adapter {request.adapter!r} is not loaded; loaded: {self.adapter_name!r}")
+        prompt = self.tokenize_prompt(request.messages)
+        if len(prompt) + request.max_tokens > self._llm.n_ctx():
+            raise ValueError(
+                f"prompt of {len(prompt)} tokens plus max_tokens={request.max_tokens} exceeds the "
+                f"context window of {self._llm.n_ctx()} tokens"
+            )
+        matcher = self._matcher_for(request.json_schema) if request.json_schema is not None else None
+        with self._lock:
+            return self._decode(prompt, matcher, request)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _matcher_for(self, schema: dict[str, Any]):
+        """A fresh matcher for this schema; compiled grammars are cached and deep-copied."""
+        from llguidance import LLMatcher
+
+        key = json.dumps(schema, sort_keys=True)
+        pristine = self._matchers.get(key)
+        if pristine is None:
+            grammar = LLMatcher.grammar_from_json_schema(schema, defaults=_COMPACT_JSON)
+            pristine = LLMatcher(self._tokenizer, grammar, log_level=0)
+            if pristine.is_error():
+                raise ValueError(f"the JSON schema cannot be compiled to a grammar: {pristine.get_error()}")
+            self._matchers[key] = pristine
+            if len(self._matchers) > _GRAMMAR_CACHE_SIZE:
+                self._matchers.popitem(last=False)
+        else:
+            self._matchers.move_to_end(key)
+        return pristine.deep_copy()
+
+    def _prefill(self, prompt: list[int]) -> None:
+        """Evaluate the prompt, reusing the KV cache up to the longest prefix shared with the last one."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        shared = 0
+        for shared, (old, new) in enumerate(zip(cached, prompt)):  # noqa: B007
+            if old != new:
+                break
+        else:
+            shared = min(len(cached), len(prompt))
+        # Always evaluate at least the last prompt token: its logits choose the first output token.
+        llm.n_tokens = min(shared, len(prompt) - 1)
+        llm.eval(prompt[llm.n_tokens :])
+
+    def _logits(self) -> np.ndarray:
+        pointer = self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
+
+    def _choose(self, logits: np.ndarray, temperature: float) -> int:
+        if temperature <= 0:
+            return int(np.argmax(logits))
+        scaled = (logits - logits.max()) / temperature
+        probs = np.exp(scaled)
+        return int(self._rng.choice(self._n_vocab, p=probs / probs.sum()))
+
+    def _allowed(self, matcher, bitmask: np.ndarray) -> np.ndarray:
+        from llguidance.numpy import fill_next_token_bitmask
+
+        fill_next_token_bitmask(matcher, bitmask)
+        bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
+        return bits[: self._n_vocab].astype(bool)
+
+    def _decode(self, prompt: list[int], matcher, request: GenerationRequest) -> Generation:
+        from llguidance.numpy import allocate_token_bitmask
+
+        started = time.perf_counter()
+        self._prefill(prompt)
+        prefilled = time.perf_counter()
+        bitmask = allocate_token_bitmask(1, self._n_vocab)
+        output: list[int] = []
+        forced = 0
+        finish_reason = "length"
+        while len(output) < request.max_tokens:
+            if matcher is not None and self._fast_forward:
+                ff = matcher.compute_ff_tokens()[: request.max_tokens - len(output)]
+                if ff:
+                    if not matcher.consume_tokens(ff):
+                        raise EngineError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
+                    output.extend(ff)
+                    forced += len(ff)
+                    self._llm.eval(ff)
+                    continue
+            logits = self._logits()
+            if matcher is not None:
+                allowed = self._allowed(matcher, bitmask)
+                if matcher.is_accepting() and allowed.sum() == int(allowed[self._eos]):
+                    finish_reason = "stop"  # the grammar is complete and admits nothing but the end
+                    break
+                logits[~allowed] = -np.inf
+            elif request.ignore_eos:
+                logits[self._eos] = -np.inf
+            token = self._choose(logits, request.temperature)
+            if token == self._eos:
+                finish_reason = "stop"
+                break
+            if matcher is not None and not matcher.consume_token(token):
+                raise EngineError(f"grammar rejected a token it allowed: {matcher.get_error()}")
+            output.append(token)
+            self._llm.eval([token])
+        if matcher is not None and finish_reason == "stop" and not matcher.is_accepting():
+            raise EngineError("the model stopped before its output matched the grammar")
+        done = time.perf_counter()
+        text = self._llm.detokenize(output).decode("utf-8", errors="replace")
+        return Generation(
+            text=text,
+            prompt_tokens=len(prompt),
+            completion_tokens=len(output),
+            finish_reason=finish_reason,
+            forced_tokens=forced,
+            timings={"prefill_ms": (prefilled - started) * 1e3, "decode_ms": (done - prefilled) * 1e3},
+        )

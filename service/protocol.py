@@ -1,0 +1,64 @@
+"""Request and response models of the HTTP API. Validation lives here; routes stay thin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+from contract import ToolUse
+
+MAX_QUERY_CHARS = 8000
+
+
+class RouteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[StrictStr, Field(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
+        description="The user's request, in natural language."
+    )
+    context: Annotated[StrictStr, Field(max_length=MAX_QUERY_CHARS)] | None = Field(
+        default=None, description="Optional extra context (e.g. the file being edited)."
+    )
+    reasoning: StrictBool = Field(
+        default=True, description="Emit a one-line `thought`; false is faster and leaves it out."
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be blank")
+        return value
+
+
+class RouteMeta(BaseModel):
+    model: str
+    adapter: str | None
+    latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    forced_tokens: int
+
+
+class RouteResponse(BaseModel):
+    """The decision's fields at the top level, plus `meta`. Absent fields are left out."""
+
+    status: str = Field(description="running (call a tool) or complete (answer directly)")
+    thought: str | None = None
+    tool_use: ToolUse | None = None
+    final_answer: str | None = None
+    meta: RouteMeta
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error, on every endpoint, in OpenAI's error shape."""
+
+    error: ErrorDetail

