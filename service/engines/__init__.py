@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from service.engines.base import Engine, EngineError, Generation, GenerationRequest
+from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
 
 if TYPE_CHECKING:
     from service.settings import Settings
 
 DEFAULT_ENGINE = "llamacpp"
 
-__all__ = ["DEFAULT_ENGINE", "Engine", "EngineError", "Generation", "GenerationRequest", "create_engine"]
+__all__ = [
+    "DEFAULT_ENGINE",
+    "DeadlineExceeded",
+    "Engine", "EngineError", "Generation", "GenerationRequest", "create_engine"]
 
 
 def create_engine(settings: Settings) -> Engine:

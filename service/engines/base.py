@@ -17,6 +17,10 @@ class EngineError(RuntimeError):
     """The engine could not produce a valid answer (model failure, cut-off output, backend down)."""
 
 
+class DeadlineExceeded(EngineError):
+    """The request ran past its deadline and was abandoned inside the engine."""
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     messages: list[dict[str, str]]
@@ -30,6 +34,8 @@ class GenerationRequest:
     """Name of a loaded LoRA adapter to apply, or None for the engine's default."""
     ignore_eos: bool = False
     """Generate exactly max_tokens tokens (benchmarks of plain, unconstrained generation)."""
+    deadline: float | None = None
+    """`time.monotonic()` past which the engine abandons the request with `DeadlineExceeded`."""
 
 
 @dataclass

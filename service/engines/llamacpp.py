@@ -23,7 +23,7 @@ import anyio
 import numpy as np
 
 from contract import build_messages, grammar_json_schema, render_prompt
-from service.engines.base import Engine, EngineError, Generation, GenerationRequest
+from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,8 @@ class LlamaCppEngine(Engine):
         forced = 0
         finish_reason = "length"
         while len(output) < request.max_tokens:
+            if request.deadline is not None and time.monotonic() > request.deadline:
+                raise DeadlineExceeded(f"deadline passed after {len(output)} generated tokens")
             if matcher is not None and self._fast_forward:
                 ff = matcher.compute_ff_tokens()[: request.max_tokens - len(output)]
                 if ff:
