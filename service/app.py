@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from service.api import health, route
 from service.engines import Engine
 from service.errors import install_error_handlers
+from service.hardening import install_hardening
 from service.middleware import BodySizeLimit, RequestMetrics
 from service.settings import Settings, load_settings
 from service.state import ServiceState
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     app.include_router(route.router)
     app.include_router(health.router)
+    # Auth, request limits and deadlines for every path (service.hardening); inside the size cap.
+    install_hardening(app, settings, state.metrics.registry)
     # The last added runs outermost: metrics see every response, the size cap's 413s included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=state.metrics)

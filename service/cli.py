@@ -25,19 +25,13 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port [env ROUTER_PORT; default 8000]")] = None,
 ) -> None:
     """Serve the router over HTTP (POST /route, /health, /ready, /metrics)."""
-    import uvicorn
-
     from service.app import create_app
+    from service.shutdown import serve as serve_app
 
     settings = _settings_or_exit(host=host, port=port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
-    )
+    # Graceful SIGTERM: /ready false, drain in-flight for ROUTER_SHUTDOWN_GRACE_SECONDS, exit 0.
+    serve_app(create_app(settings), settings)
 
 
 def route(

@@ -7,19 +7,49 @@ unexpected is a 500 whose body says so without a stack trace (the trace goes to 
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.engines import EngineError
+from service.engines import DeadlineExceeded, EngineError
 
 log = logging.getLogger(__name__)
 
 
 class EngineNotReady(RuntimeError):
     """The model is still loading, or failed to load."""
+
+
+class Rejection(Exception):
+    """A request refused before or instead of its answer (overload, auth, limits, a failed engine).
+
+    Carries its HTTP status, error type and code, and `retry_after` seconds for 429/503.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str,
+        *,
+        code: str,
+        param: str | None = None,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
+        self.headers = dict(headers or {})
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+
+    def response(self) -> JSONResponse:
+        return error_response(
+            self.status, self.message, self.type, param=self.param, code=self.code, headers=self.headers
+        )
 
 
 def error_response(
@@ -55,6 +85,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineNotReady)
     async def _not_ready(request: Request, exc: EngineNotReady) -> JSONResponse:
         return error_response(503, str(exc), "service_unavailable", headers={"Retry-After": "5"})
+
+    @app.exception_handler(Rejection)
+    async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(DeadlineExceeded)
+    async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
+        message = f"the request ran past its deadline: {exc}"
+        return error_response(504, message, "timeout_error", code="deadline_exceeded")
 
     @app.exception_handler(EngineError)
     async def _engine(request: Request, exc: EngineError) -> JSONResponse:

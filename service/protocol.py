@@ -23,6 +23,12 @@ class RouteRequest(BaseModel):
     reasoning: StrictBool = Field(
         default=True, description="Emit a one-line `thought`; false is faster and leaves it out."
     )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds this request may take (at most ROUTER_MAX_REQUEST_TIMEOUT_SECONDS); past it, 504. "
+        "The X-Request-Timeout header does the same on every endpoint.",
+    )
 
     @field_validator("query")
     @classmethod

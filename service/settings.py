@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, FilePath, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from service.hardening_settings import HardeningSettings
 
 ENV_PREFIX = "ROUTER_"
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -26,7 +28,9 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-class Settings(BaseSettings):
+class Settings(HardeningSettings):
+    """Engine and server settings; admission, deadlines, auth, limits and faults come from the mixin."""
+
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     engine: Literal["llamacpp"] = Field(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import anyio
 
+from service.admission import Admission
 from service.engines import Engine, create_engine
 from service.errors import EngineNotReady
 from service.metrics import Metrics
 from service.routing import Router
 from service.settings import Settings
+from service.supervisor import EngineSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +28,24 @@ class ServiceState:
         self.ready = False
         self.load_error: str | None = None
         self.load_seconds: float | None = None
+        # Every engine call goes through admission control (see service.supervisor).
+        self.admission = Admission(
+            max_concurrent=settings.max_concurrent_requests,
+            max_queued=settings.max_queued_requests,
+            max_wait_seconds=settings.max_queue_wait_seconds,
+            registry=self.metrics.registry,
+        )
+        self.engine_factory = partial(create_engine, settings)
+        """Builds an engine; the watchdog calls it again to replace a broken one."""
 
     async def start(self) -> None:
         """Load the engine (unless one was passed in), warm it up, then turn ready."""
         started = time.perf_counter()
         try:
             if self.engine is None:
-                self.engine = await anyio.to_thread.run_sync(create_engine, self.settings)
+                self.engine = await anyio.to_thread.run_sync(self.engine_factory)
             await self.engine.warm_up()
+            self.engine = self._supervise(self.engine)
         except Exception as error:  # noqa: BLE001 - any load failure must surface in /ready, not kill the loop
             log.exception("engine failed to load")
             self.load_error = f"{type(error).__name__}: {error}"
@@ -42,6 +55,26 @@ class ServiceState:
         self.ready = True
         self.metrics.ready.set(1)
         log.info("ready in %.2fs", self.load_seconds)
+
+    def _supervise(self, engine: Engine) -> EngineSupervisor:
+        s = self.settings
+        return EngineSupervisor(
+            engine,
+            admission=self.admission,
+            factory=self.engine_factory,
+            on_health=self.set_health,
+            default_timeout=s.request_timeout_seconds,
+            max_timeout=s.max_request_timeout_seconds,
+            hang_seconds=s.engine_hang_seconds,
+            failure_threshold=s.engine_failure_threshold,
+            registry=self.metrics.registry,
+        )
+
+    def set_health(self, ready: bool, problem: str | None) -> None:
+        """Readiness after start-up: false while the engine is reloaded, or while shutting down."""
+        self.ready = ready
+        self.load_error = problem
+        self.metrics.ready.set(int(ready))
 
     async def stop(self) -> None:
         self.ready = False
