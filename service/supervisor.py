@@ -117,7 +117,7 @@ class EngineSupervisor(Engine):
         task = asyncio.ensure_future(engine.generate(request))
         return await self._watch(task, engine, request.deadline, ticket, release_when_done=True)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
         engine, request, ticket = await self._admit(request)
         pieces = engine.stream(request).__aiter__()
         try:
