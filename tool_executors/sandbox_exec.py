@@ -151,7 +151,9 @@ class Sandbox:
         command = [
             self.bwrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
-            "--die-with-parent", "--new-session", "--clearenv",
+            # --as-pid-1: without it, unprivileged bwrap leaves a zombie per run under a host init that
+            # does not reap (as in containers), and each zombie eats one of the uid's RLIMIT_NPROC slots.
+            "--as-pid-1", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONIOENCODING", "utf-8",
             "--ro-bind", "/usr", "/usr",
@@ -240,6 +242,7 @@ class Sandbox:
                 killed = sum(seen.values()) > self.limits.kill_output_bytes
         if timed_out or killed:
             _kill_group(process)
+            self._wait_for_sandbox_exit()
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -252,6 +255,32 @@ class Sandbox:
         out, err = (bytes(b).decode("utf-8", "replace") for b in kept.values())
         truncated = any(count > keep for count in seen.values())
         return out, err, truncated, timed_out, killed
+
+
+    def _wait_for_sandbox_exit(self, limit: float = 3.0) -> None:
+        """After a kill the pid namespace dies asynchronously; its processes still hold RLIMIT_NPROC slots
+        of the sandbox uid, so the next run would fail to start. Wait (briefly) until they are gone."""
+        if os.geteuid() != 0:
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and _live_processes(self.uid):
+            time.sleep(0.02)
+
+
+def _live_processes(uid: int) -> int:
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        count += state != b"Z"
+    return count
 
 
 def _kill_group(process: subprocess.Popen) -> None:
