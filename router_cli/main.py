@@ -6,10 +6,12 @@ import cheaply: heavy libraries are imported inside the commands that need them.
 
 import typer
 
+from datagen.cli import app as datagen_app
 from service.cli import register as register_service
 
 app = typer.Typer(no_args_is_help=True, help="The agent router: serve, route, and build its adapter.")
 register_service(app)
+app.add_typer(datagen_app, name="datagen")
 
 if __name__ == "__main__":
     app()

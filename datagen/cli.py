@@ -1,0 +1,153 @@
+"""`router datagen compose | generate | validate | split | publish | stats`.
+
+Each stage reads files and writes files, so any stage can be re-run alone. Heavy imports (litellm,
+instructor, huggingface_hub) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="The data factory: compose, generate, validate, split, publish, stats.")
+
+DEFAULT_OUT = Path("data/router")
+REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf} --out {out}"
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _load(path: Path) -> list[dict]:
+    from datagen.jsonl import read_rows
+
+    if not path.exists():
+        _fail(f"{path} does not exist")
+    try:
+        return read_rows(path)
+    except ValueError as e:
+        _fail(str(e))
+    return []
+
+
+@app.command()
+def compose(
+    rows: Annotated[int, typer.Option(help="Rows in the finished dataset (train + test).", min=10)] = 6000,
+    seed: Annotated[int, typer.Option(help="Everything is a pure function of this seed.")] = 7,
+    out: Annotated[Path, typer.Option(help="Directory for train.jsonl, test.jsonl, README.md, stats.json.")] = DEFAULT_OUT,
+    test_fraction: Annotated[float, typer.Option(help="Share of each intent held out for test.", min=0.01, max=0.5)] = 0.1,
+    raw: Annotated[Optional[Path], typer.Option(help="Also write every row with its metadata here (JSONL).")] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
+) -> None:
+    """Compose the offline dataset: draft, run sandbox programs, validate, dedup, split, write the card."""
+    from datagen.compose import compose as run_compose
+    from datagen.jsonl import write_rows
+    from datagen.split import stratified_split
+    from datagen.stats import dataset_stats, render_card
+
+    composed, report = run_compose(rows, seed=seed, progress=progress)
+    clean = [{"user_query": r["user_query"], "output": r["output"]} for r in composed]
+    train, test = stratified_split(clean, test_fraction=test_fraction, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows(out / "train.jsonl", train)
+    write_rows(out / "test.jsonl", test)
+    if raw:
+        write_rows(raw, composed)
+    stats = dataset_stats(clean, [r["meta"] for r in composed])
+    rejections = {"drafted": report.drafted, "sandbox_failed": report.sandbox_failed,
+                  "validation": report.validation.as_dict()}
+    dedup = {"exact": report.dedup.exact_duplicates, "near": report.dedup.near_duplicates}
+    command = REPRODUCE.format(rows=rows, seed=seed, tf=test_fraction, out=out)
+    (out / "README.md").write_text(render_card(stats, train=len(train), test=len(test), command=command,
+                                               rejections=rejections, dedup=dedup))
+    (out / "stats.json").write_text(json.dumps({**stats, "rejections": rejections, "dedup": dedup,
+                                                "train": len(train), "test": len(test)}, indent=1) + "\n")
+    typer.echo(f"wrote {len(train)} train + {len(test)} test rows to {out}")
+    typer.echo("intent mix: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in stats["intent_mix"].items()))
+
+
+@app.command()
+def validate(
+    input: Annotated[Path, typer.Argument(help="JSONL of {user_query, output} rows.")],
+    out: Annotated[Optional[Path], typer.Option(help="Write the accepted rows here.")] = None,
+    execute: Annotated[bool, typer.Option(help="Run every sandbox program; reject those that fail.")] = True,
+    dedup: Annotated[bool, typer.Option(help="Also remove exact and near-duplicate requests.")] = True,
+    report: Annotated[Optional[Path], typer.Option(help="Write the rejection report (JSON) here.")] = None,
+) -> None:
+    """Three-layer validation (structural, quality, domain) with per-layer counts and reasons."""
+    from datagen.dedup import dedup as run_dedup
+    from datagen.jsonl import write_rows
+    from datagen.validate import validate_rows
+
+    rows = _load(input)
+    accepted, rep = validate_rows(rows, execute=execute, progress=True)
+    result = rep.as_dict()
+    if dedup:
+        keep, drep = run_dedup([r["user_query"] for r in accepted])
+        accepted = [accepted[i] for i in keep]
+        result["duplicates"] = {"exact": drep.exact_duplicates, "near": drep.near_duplicates}
+    result["kept"] = len(accepted)
+    if out:
+        write_rows(out, accepted)
+    text = json.dumps(result, indent=1)
+    if report:
+        report.write_text(text + "\n")
+    typer.echo(text)
+
+
+@app.command()
+def split(
+    input: Annotated[Path, typer.Argument(help="JSONL of validated rows.")],
+    out: Annotated[Path, typer.Option(help="Directory for train.jsonl and test.jsonl.")] = DEFAULT_OUT,
+    test_fraction: Annotated[float, typer.Option(min=0.01, max=0.5)] = 0.1,
+    seed: Annotated[int, typer.Option()] = 7,
+    chat_template: Annotated[Optional[Path], typer.Option(
+        help="A Jinja chat template file: also write train.chat.jsonl / test.chat.jsonl with the rendered "
+             "serving prompt (contract.build_messages + contract.render_prompt).")] = None,
+    bos_token: Annotated[str, typer.Option(help="BOS token the template may reference.")] = "",
+) -> None:
+    """Stratified train/test split by intent (optionally formatted into chat-template training rows)."""
+    from datagen.jsonl import write_rows
+    from datagen.split import chat_row, stratified_split
+
+    rows = _load(input)
+    train, test = stratified_split(rows, test_fraction=test_fraction, seed=seed)
+    write_rows(out / "train.jsonl", train)
+    write_rows(out / "test.jsonl", test)
+    if chat_template:
+        if not chat_template.exists():
+            _fail(f"chat template {chat_template} does not exist")
+        template = chat_template.read_text()
+        for name, part in (("train", train), ("test", test)):
+            write_rows(out / f"{name}.chat.jsonl", (chat_row(r, template, bos_token=bos_token) for r in part))
+    typer.echo(f"wrote {len(train)} train + {len(test)} test rows to {out}")
+
+
+@app.command()
+def stats(
+    inputs: Annotated[list[Path], typer.Argument(help="One or more JSONL files of rows.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Intent mix, uniqueness, modes, operations and lengths of one or more row files."""
+    from datagen.compose import MIX
+    from datagen.stats import dataset_stats
+
+    rows = [row for path in inputs for row in _load(path)]
+    if not rows:
+        _fail("no rows")
+    s = dataset_stats(rows)
+    if as_json:
+        typer.echo(json.dumps(s, indent=1))
+        return
+    typer.echo(f"rows: {s['rows']}")
+    for k, target in MIX.items():
+        typer.echo(f"  {k:<9} {s['intent_counts'][k]:>6}  {s['intent_mix'][k] * 100:5.1f} %  (target {target * 100:.0f} %)")
+    typer.echo(f"unique queries (normalised): {s['unique_queries_normalised'] * 100:.2f} %")
+    typer.echo(f"distinct thoughts: {s['unique_thoughts'] * 100:.1f} %")
+    typer.echo(f"file_manager rows missing their path: {s['file_manager_rows_missing_path']}")
+    typer.echo(f"search modes: {s['search_modes']}  file ops: {s['file_operations']}")

@@ -1,0 +1,53 @@
+"""Stratified train/test split by intent, and formatting into chat-template training rows."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+from contract import build_messages, render_prompt, validate_decision
+from contract.decision import dump_decision
+
+
+def intent_of(output: dict[str, Any]) -> str:
+    from datagen.compose import intent_of as _intent_of
+
+    return _intent_of(output)
+
+
+def stratified_split(rows: list[dict[str, Any]], test_fraction: float = 0.1, seed: int = 0
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split each intent separately, so train and test have the same intent mix (± one row)."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    by_intent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_intent[intent_of(row["output"])].append(row)
+    rng = random.Random(seed)
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+    for intent in sorted(by_intent):
+        group = list(by_intent[intent])
+        rng.shuffle(group)
+        n_test = round(len(group) * test_fraction)
+        test += group[:n_test]
+        train += group[n_test:]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def chat_row(row: dict[str, Any], chat_template: str | None = None, *, bos_token: str = "",
+             eos_token: str = "") -> dict[str, Any]:
+    """One SFT row: the exact serving messages plus the target, and the rendered prompt when a template is given.
+
+    The completion is the compact JSON `dump_decision` writes, the exact bytes the model must emit.
+    """
+    completion = dump_decision(validate_decision(row["output"]))
+    messages = build_messages(row["user_query"])
+    out: dict[str, Any] = {"messages": messages + [{"role": "assistant", "content": completion}],
+                           "completion": completion}
+    if chat_template is not None:
+        out["prompt"] = render_prompt(messages, chat_template, bos_token=bos_token, eos_token=eos_token)
+    return out
