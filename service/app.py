@@ -15,6 +15,7 @@ from service.hardening import install_hardening
 from service.middleware import BodySizeLimit, RequestMetrics
 from service.settings import Settings, load_settings
 from service.state import ServiceState
+from service.tools_api import install_tools
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     app.include_router(route.router)
     app.include_router(health.router)
+    install_tools(app, settings, state.metrics.registry)  # /v1/tools, /v1/questions: off by default
     # Auth, request limits and deadlines for every path (service.hardening); inside the size cap.
     install_hardening(app, settings, state.metrics.registry)
     # The last added runs outermost: metrics see every response, the size cap's 413s included.

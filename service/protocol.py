@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
@@ -22,6 +22,11 @@ class RouteRequest(BaseModel):
     )
     reasoning: StrictBool = Field(
         default=True, description="Emit a one-line `thought`; false is faster and leaves it out."
+    )
+    execute: StrictBool = Field(
+        default=False,
+        description="Run the decided tool (ROUTER_TOOLS_ENABLED=true; policy in service.tools_policy) and "
+        "return its result as `observation`.",
     )
     timeout: float | None = Field(
         default=None,
@@ -54,6 +59,9 @@ class RouteResponse(BaseModel):
     thought: str | None = None
     tool_use: ToolUse | None = None
     final_answer: str | None = None
+    observation: dict[str, Any] | None = Field(
+        default=None, description="The tool's result, when the request asked for execute=true."
+    )
     meta: RouteMeta
 
 

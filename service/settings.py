@@ -14,6 +14,7 @@ from pydantic import Field, FilePath, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service.hardening_settings import HardeningSettings
+from service.tools_settings import ToolsSettings
 
 ENV_PREFIX = "ROUTER_"
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,7 +29,7 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-class Settings(HardeningSettings):
+class Settings(HardeningSettings, ToolsSettings):
     """Engine and server settings; admission, deadlines, auth, limits and faults come from the mixin."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")

@@ -27,10 +27,11 @@ SNIPPET_CHARS = 300
 SEMANTIC_K = 10
 
 
-def default_index_path(root: Path) -> Path:
+def default_index_path(root: Path, base: Path | None = None) -> Path:
     """Outside the workspace, so the index never shows up in the user's files or in search results."""
-    base = Path(os.environ.get("ROUTER_INDEX_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or
-                                                            Path.home() / ".cache") / "agent-router" / "index")
+    if base is None:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        base = Path(os.environ.get("ROUTER_INDEX_DIR") or cache / "agent-router" / "index")
     return base / (hashlib.sha256(str(root).encode()).hexdigest()[:16] + ".sqlite")
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.state import ServiceState
+from service.tools_api import tools_readiness
 
 router = APIRouter()
 
@@ -21,7 +22,11 @@ async def health() -> dict:
 async def ready(request: Request) -> JSONResponse:
     """The model is loaded and warmed up: traffic may be sent."""
     state: ServiceState = request.app.state.service
-    return JSONResponse(state.readiness(), status_code=200 if state.ready else 503)
+    details = state.readiness()
+    tools = tools_readiness(request.app)
+    if tools is not None:  # the sandbox's isolation level, with a loud warning when bwrap is missing
+        details["tools"] = tools
+    return JSONResponse(details, status_code=200 if state.ready else 503)
 
 
 @router.get("/metrics")

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from service.protocol import ErrorResponse, RouteMeta, RouteRequest, RouteResponse
 from service.state import ServiceState
+from service.tools_api import route_observation
 
 router = APIRouter()
 
@@ -38,5 +39,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             forced_tokens=g.forced_tokens,
         ),
     )
+    if body.execute:
+        response.observation = await route_observation(request, body.query, result.decision)
     # Absent decision fields are left out; meta is always whole (adapter is null without one).
     return JSONResponse(response.model_dump(mode="json", exclude_none=True) | {"meta": response.meta.model_dump()})
