@@ -47,7 +47,11 @@ class Settings(HardeningSettings, ToolsSettings):
     host: str = Field(default="127.0.0.1", min_length=1, description="Address `router serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `router serve` binds.")
     threads: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=1, le=512, description="CPU threads for the engine."
+        default_factory=lambda: max(1, (os.cpu_count() or 1) // 2),
+        ge=1,
+        le=512,
+        description="CPU threads for the engine; default half the logical CPUs. llama.cpp's threads spin "
+        "while they wait for each other, so more threads than free cores makes every token slower.",
     )
     context_tokens: int = Field(default=4096, ge=512, le=131072, description="Engine context window.")
     max_tokens: int = Field(

@@ -46,7 +46,7 @@ def engine(gguf_path):
     """The real embedded engine (SmolLM2-135M under llguidance), loaded once per test session."""
     from service.engines.llamacpp import LlamaCppEngine
 
-    return LlamaCppEngine(gguf_path, n_threads=2)
+    return LlamaCppEngine(gguf_path, n_threads=1)
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ def start_server(tmp_path: Path, env: dict[str, str] | None = None, ready_timeou
     process = subprocess.Popen(
         [sys.executable, "-m", "router_cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO,
-        env={**os.environ, "ROUTER_THREADS": "2", **(env or {})},
+        env={**os.environ, "ROUTER_THREADS": "1", **(env or {})},
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
