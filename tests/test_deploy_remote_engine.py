@@ -113,14 +113,16 @@ def test_generate_and_stream_through_the_real_server(llama_server):
     )
 
     async def both(engine):
-        return await engine.generate(request), "".join([piece async for piece in engine.stream(request)])
+        return await engine.generate(request), [item async for item in engine.stream(request)]
 
     generation, streamed = _run(_with_engine(settings, both))
     assert generation.prompt_tokens > 10 and 0 < generation.completion_tokens <= 40
     assert generation.finish_reason == "stop", generation.text
     answer = json.loads(generation.text)
     assert answer["tool_name"] in tools and answer["mode"] in modes and len(answer) == 2
-    assert streamed == generation.text  # greedy: the stream carries the same text
+    *pieces, final = streamed  # text pieces, then the finished Generation
+    assert "".join(pieces) == final.text == generation.text  # greedy: the stream carries the same text
+    assert final.finish_reason == "stop" and final.completion_tokens == generation.completion_tokens
 
 
 # --- a tiny real HTTP server with scripted misbehaviour ------------------------------------------
@@ -167,6 +169,7 @@ def fake_server():
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.handle_error = lambda request, address: None  # a client that timed out is expected here
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}/v1", script
@@ -194,7 +197,7 @@ def test_retries_with_backoff_then_succeeds(fake_server):
     generation = _run(_with_engine(settings, lambda engine: engine.generate(request)))
     assert generation.text == "Hello there!" and generation.completion_tokens == 7
     assert len(script.bodies) == 3
-    gaps = [later - earlier for earlier, later in zip(script.times, script.times[1:])]
+    gaps = [later - earlier for earlier, later in zip(script.times, script.times[1:], strict=False)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1  # 0.1 s then 0.2 s, each with jitter in [0.5, 1.5)
 
 

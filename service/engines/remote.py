@@ -24,10 +24,11 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import httpx
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
+from service.engines.config import load_engine_settings
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,7 @@ class RemoteSettings(BaseSettings):
 
 def load_remote_settings(**overrides: Any) -> RemoteSettings:
     """Read ROUTER_REMOTE_* settings, naming the variable of any bad value."""
-    try:
-        return RemoteSettings(**overrides)
-    except ValidationError as error:
-        problems = [
-            f"{ENV_PREFIX}{'.'.join(map(str, item['loc'])).upper() or 'SETTINGS'}: {item['msg']}"
-            for item in error.errors()
-        ]
-        raise ValueError("invalid remote settings:\n  " + "\n  ".join(problems)) from None
+    return load_engine_settings(RemoteSettings, ENV_PREFIX, **overrides)
 
 
 class ConstraintIgnored(EngineError):
@@ -205,15 +199,21 @@ class RemoteEngine(Engine):
             timings={"total_ms": (time.perf_counter() - started) * 1e3},
         )
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
+        """Server-sent text pieces, then the finished Generation (usage when the server reports it)."""
+        started = time.perf_counter()
         body = to_request_body(request, self.settings, stream=True)
+        body["stream_options"] = {"include_usage": True}
+        pieces: list[str] = []
+        usage: dict = {}
+        finish = None
         timeout = self._timeout(request.deadline)
         async with self._client.stream("POST", "chat/completions", json=body, timeout=timeout) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise EngineError(
                     f"the remote server refused the stream (HTTP {response.status_code}): "
-                    f"{response.text[:500]}"
+                    f"{response.text[:500]}{self._hint(response.text)}"
                 )
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
@@ -221,9 +221,21 @@ class RemoteEngine(Engine):
                 data = line[5:].strip()
                 if data == "[DONE]":
                     break
-                delta = (json.loads(data).get("choices") or [{}])[0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
+                chunk = json.loads(data)
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    finish = choice.get("finish_reason") or finish
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        pieces.append(piece)
+                        yield piece
+        yield Generation(
+            text="".join(pieces),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or len(pieces)),
+            finish_reason="length" if finish == "length" else "stop",
+            timings={"total_ms": (time.perf_counter() - started) * 1e3},
+        )
 
     async def check_constraints(self) -> None:
         """The canary: refuse a server that does not enforce the schema it is sent."""

@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import build_messages, grammar_json_schema, render_prompt
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
+from service.engines.config import load_engine_settings
 
 if TYPE_CHECKING:
     from vllm import SamplingParams
@@ -39,7 +41,9 @@ class VLLMSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
-    model: str = Field(min_length=1, description="Base model: a local HF directory (or a hub id where reachable).")
+    model: str = Field(
+        min_length=1, description="Base model: a local HF directory (or a hub id where reachable)."
+    )
     tokenizer: str | None = Field(default=None, description="Tokenizer directory, if not the model's.")
     served_model_name: str | None = Field(default=None, description="Name in /v1/models; default: the model.")
     adapters: dict[str, Path] = Field(
@@ -50,20 +54,26 @@ class VLLMSettings(BaseSettings):
     )
     backend: Literal["xgrammar", "guidance", "outlines"] = Field(
         default="guidance",
-        description="Structured-output backend. guidance compiles the decision grammar in ms (xgrammar ~1 s).",
+        description="Structured-output backend; xgrammar rejects the decision schema (see check_backend).",
     )
     compact_json: bool = Field(
-        default=True, description="No free whitespace in JSON (xgrammar and guidance only; ignored otherwise)."
+        default=True,
+        description="No free whitespace in JSON (xgrammar and guidance only; ignored otherwise).",
     )
     prefix_caching: bool = Field(default=True, description="Reuse the KV cache of the shared prompt prefix.")
     quantization: Literal["none", "fp8"] = Field(
         default="none", description="fp8: quantise bf16 weights to FP8 at load (Hopper/Ada GPUs)."
     )
     ngram_speculative_tokens: int = Field(
-        default=0, ge=0, le=16, description="n-gram (prompt lookup) speculative decoding: tokens per step; 0 off."
+        default=0,
+        ge=0,
+        le=16,
+        description="n-gram (prompt lookup) speculative decoding: tokens per step; 0 off.",
     )
     ngram_lookup_max: int = Field(default=4, ge=1, le=16, description="Longest n-gram matched in the prompt.")
-    ngram_lookup_min: int = Field(default=2, ge=1, le=16, description="Shortest n-gram matched in the prompt.")
+    ngram_lookup_min: int = Field(
+        default=2, ge=1, le=16, description="Shortest n-gram matched in the prompt."
+    )
     max_model_len: int = Field(default=4096, ge=256, description="Context window (prompt + output tokens).")
     gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
     max_num_seqs: int = Field(default=64, ge=1, description="Most requests batched together.")
@@ -93,14 +103,7 @@ class VLLMSettings(BaseSettings):
 
 def load_vllm_settings(**overrides: Any) -> VLLMSettings:
     """Read ROUTER_VLLM_* settings, naming the variable of any bad value."""
-    try:
-        return VLLMSettings(**overrides)
-    except ValidationError as error:
-        problems = [
-            f"{ENV_PREFIX}{'.'.join(map(str, item['loc'])).upper() or 'SETTINGS'}: {item['msg']}"
-            for item in error.errors()
-        ]
-        raise ValueError("invalid vllm settings:\n  " + "\n  ".join(problems)) from None
+    return load_engine_settings(VLLMSettings, ENV_PREFIX, **overrides)
 
 
 # --- the one place our objects become vLLM's ----------------------------------------------------
@@ -160,7 +163,9 @@ def to_sampling_params(request: GenerationRequest, settings: VLLMSettings) -> Sa
     if request.json_schema is not None:
         # vLLM 0.33's backends read the whitespace flag from the engine config; the request copy keeps
         # the intent visible to anything that inspects the params (and to future versions).
-        structured = StructuredOutputsParams(json=request.json_schema, disable_any_whitespace=settings.compact)
+        structured = StructuredOutputsParams(
+            json=request.json_schema, disable_any_whitespace=settings.compact
+        )
     return SamplingParams(
         max_tokens=request.max_tokens,
         temperature=request.temperature,
@@ -238,7 +243,9 @@ class VLLMEngine(Engine):
         started = time.perf_counter()
         for adapter, path in settings.adapters.items():
             if not (Path(path) / "adapter_config.json").is_file():
-                raise ValueError(f"adapter {adapter!r}: {path} is not a PEFT directory (no adapter_config.json)")
+                raise ValueError(
+                    f"adapter {adapter!r}: {path} is not a PEFT directory (no adapter_config.json)"
+                )
         check_backend(settings)
         self.settings = settings
         self._llm = AsyncLLM.from_engine_args(build_engine_args(settings))
@@ -250,7 +257,9 @@ class VLLMEngine(Engine):
         self.model_name = settings.served_model_name or Path(settings.model).name
         self.adapter_name = settings.default_adapter
         self.load_seconds = time.perf_counter() - started
-        log.info("vLLM loaded %s in %.1fs (adapters: %s)", settings.model, self.load_seconds, sorted(self._loras))
+        log.info(
+            "vLLM loaded %s in %.1fs (adapters: %s)", settings.model, self.load_seconds, sorted(self._loras)
+        )
 
     def adapters(self) -> dict[str, str]:
         return {name: str(path) for name, path in self.settings.adapters.items()}
@@ -290,28 +299,32 @@ class VLLMEngine(Engine):
         finally:
             await stream.aclose()  # vLLM aborts a request whose stream closes early
 
-    async def generate(self, request: GenerationRequest) -> Generation:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
+        """Text pieces as vLLM decodes them, then the finished Generation."""
         started = time.perf_counter()
         first_token_ms = None
         pieces: list[str] = []
-        completion_tokens = 0
-        prompt_tokens = 0
+        completion_tokens = prompt_tokens = 0
         finish_reason = None
         async for output in self._run(request):
             completion = output.outputs[0]
-            if completion.text and first_token_ms is None:
-                first_token_ms = (time.perf_counter() - started) * 1e3
-            pieces.append(completion.text)
+            if completion.text:
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - started) * 1e3
+                pieces.append(completion.text)
+                yield completion.text
             completion_tokens += len(completion.token_ids)
             prompt_tokens = len(output.prompt_token_ids or ()) or prompt_tokens
             finish_reason = completion.finish_reason
-        total_ms = (time.perf_counter() - started) * 1e3
         if finish_reason not in ("stop", "length"):
             raise EngineError(f"vLLM ended the request with finish_reason={finish_reason!r}")
+        total_ms = (time.perf_counter() - started) * 1e3
         timings = {"total_ms": total_ms}
         if first_token_ms is not None:
-            timings.update(ttft_ms=first_token_ms, prefill_ms=first_token_ms, decode_ms=total_ms - first_token_ms)
-        return Generation(
+            timings.update(
+                ttft_ms=first_token_ms, prefill_ms=first_token_ms, decode_ms=total_ms - first_token_ms
+            )
+        yield Generation(
             text="".join(pieces),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -319,10 +332,11 @@ class VLLMEngine(Engine):
             timings=timings,
         )
 
-    async def stream(self, request: GenerationRequest):
-        async for output in self._run(request):
-            if output.outputs[0].text:
-                yield output.outputs[0].text
+    async def generate(self, request: GenerationRequest) -> Generation:
+        async for item in self.stream(request):
+            if isinstance(item, Generation):
+                return item
+        raise EngineError("vLLM's stream ended without a result")
 
     async def warm_up(self) -> None:
         """Compile both decision grammars and fill the prefix cache with the system prompt."""
@@ -337,4 +351,3 @@ class VLLMEngine(Engine):
 
     async def close(self) -> None:
         self._llm.shutdown()
-
