@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import health, route
+from service.api import health, openai, route
+from service.chat import ChatService
 from service.engines import Engine
 from service.errors import install_error_handlers
 from service.hardening import install_hardening
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     app.state.service = state
+    app.state.chat = ChatService(state)
     install_error_handlers(app)
     app.include_router(route.router)
     app.include_router(health.router)
+    app.include_router(openai.router)
     install_tools(app, settings, state.metrics.registry)  # /v1/tools, /v1/questions: off by default
     # Auth, request limits and deadlines for every path (service.hardening); inside the size cap.
     install_hardening(app, settings, state.metrics.registry)

@@ -49,3 +49,16 @@ class Metrics:
             "router_engine_errors_total", "Requests the engine failed to answer validly.", registry=r
         )
         self.ready = Gauge("router_ready", "1 when the model is loaded and warmed up.", registry=r)
+        # /v1/chat/completions (issue 5)
+        self.chat_completions = Counter(
+            "router_chat_completions_total",
+            "Chat completions served, by mode (router, functions, json, text), streaming and finish reason.",
+            ["mode", "stream", "finish_reason"],
+            registry=r,
+        )
+        self.time_to_first_token = Histogram(
+            "router_time_to_first_token_seconds",
+            "Streamed chat completions: time from the request to the first generated text.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )

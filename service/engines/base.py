@@ -64,10 +64,15 @@ class Engine(ABC):
     async def generate(self, request: GenerationRequest) -> Generation:
         """Run one request to completion."""
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the output text piece by piece; the default yields it all at once."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
+        """Yield the output text piece by piece, then the finished Generation (usage, finish reason).
+
+        The default yields it all at once. Errors in the request (bad schema, prompt too long) should be
+        raised before the first piece, so a server can still answer them with a status code.
+        """
         generation = await self.generate(request)
         yield generation.text
+        yield generation
 
     def adapters(self) -> dict[str, str]:
         """Loaded adapters: name -> path. Empty when the engine serves the base model only."""

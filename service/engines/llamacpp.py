@@ -6,16 +6,21 @@ grammar is 20x slower and lets raw control characters into strings); tokens the 
 to the model in one batch instead of one forward pass each (fast-forward); and the prompt's KV state is
 reused across requests up to the longest common token prefix (the fixed system prompt).
 
-llama.cpp contexts are not thread-safe: one lock serialises requests on the model.
+llama.cpp contexts are not thread-safe: one lock serialises requests on the model. The decode loop is
+one step generator (`_steps`) that both `generate` (run to the end) and `stream` (pieces as they come)
+drive, so the two can never decode differently.
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
@@ -111,17 +116,56 @@ class LlamaCppEngine(Engine):
         return self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True)
 
     def generate_sync(self, request: GenerationRequest) -> Generation:
-        if request.adapter not in (None, self.adapter_name):
-            raise EngineError(f"adapter {request.adapter!r} is not loaded; loaded: {self.adapter_name!r}")
-        prompt = self.tokenize_prompt(request.messages)
-        if len(prompt) + request.max_tokens > self._llm.n_ctx():
-            raise ValueError(
-                f"prompt of {len(prompt)} tokens plus max_tokens={request.max_tokens} exceeds the "
-                f"context window of {self._llm.n_ctx()} tokens"
-            )
-        matcher = self._matcher_for(request.json_schema) if request.json_schema is not None else None
+        prompt, matcher = self._prepare(request)
         with self._lock:
-            return self._decode(prompt, matcher, request)
+            return _drain(self._steps(prompt, matcher, request))
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
+        """Text pieces as the decode loop makes them (whole UTF-8 characters only), then the Generation.
+
+        A worker thread holds the model lock and feeds a queue; closing this iterator (a client that
+        disconnects) stops the worker at its next step, so an abandoned request frees the model.
+        """
+        prompt, matcher = await anyio.to_thread.run_sync(self._prepare, request)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is listening any more
+                stop.set()
+
+        def work() -> None:
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                with self._lock:
+                    steps = self._steps(prompt, matcher, request)
+                    while not stop.is_set():
+                        try:
+                            tokens = next(steps)
+                        except StopIteration as done:
+                            if tail := decoder.decode(b"", final=True):
+                                put(tail)
+                            put(done.value)
+                            break
+                        if piece := decoder.decode(self._llm.detokenize(tokens)):
+                            put(piece)
+                    steps.close()
+            except Exception as error:  # noqa: BLE001 - handed to the consumer, raised there
+                put(error)
+            finally:
+                put(_END)
+
+        threading.Thread(target=work, name="llamacpp-stream", daemon=True).start()
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()
 
     # --- internals ------------------------------------------------------------------------
 
@@ -180,12 +224,30 @@ class LlamaCppEngine(Engine):
         bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
         return bits[: self._n_vocab].astype(bool)
 
-    def _decode(self, prompt: list[int], matcher, request: GenerationRequest) -> Generation:
+    def _prepare(self, request: GenerationRequest) -> tuple[list[int], Any]:
+        """Check the request, tokenize the prompt and compile the grammar: every error before decoding."""
+        if request.adapter not in (None, self.adapter_name):
+            raise EngineError(f"adapter {request.adapter!r} is not loaded; loaded: {self.adapter_name!r}")
+        prompt = self.tokenize_prompt(request.messages)
+        if len(prompt) + request.max_tokens > self._llm.n_ctx():
+            raise ValueError(
+                f"prompt of {len(prompt)} tokens plus max_tokens={request.max_tokens} exceeds the "
+                f"context window of {self._llm.n_ctx()} tokens"
+            )
+        matcher = self._matcher_for(request.json_schema) if request.json_schema is not None else None
+        return prompt, matcher
+
+    def _steps(
+        self, prompt: list[int], matcher, request: GenerationRequest
+    ) -> Generator[list[int], None, Generation]:
+        """The decode loop, one step at a time: yields the tokens each step adds (one sampled token,
+        or a batch the grammar forced) and returns the Generation. Caller holds the model lock."""
         from llguidance.numpy import allocate_token_bitmask
 
         started = time.perf_counter()
         self._prefill(prompt)
         prefilled = time.perf_counter()
+        first_token: float | None = None
         bitmask = allocate_token_bitmask(1, self._n_vocab)
         output: list[int] = []
         forced = 0
@@ -200,6 +262,8 @@ class LlamaCppEngine(Engine):
                         raise EngineError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
                     output.extend(ff)
                     forced += len(ff)
+                    first_token = first_token or time.perf_counter()
+                    yield ff
                     self._llm.eval(ff)
                     continue
             logits = self._logits()
@@ -218,16 +282,34 @@ class LlamaCppEngine(Engine):
             if matcher is not None and not matcher.consume_token(token):
                 raise EngineError(f"grammar rejected a token it allowed: {matcher.get_error()}")
             output.append(token)
+            first_token = first_token or time.perf_counter()
+            yield [token]
             self._llm.eval([token])
         if matcher is not None and finish_reason == "stop" and not matcher.is_accepting():
             raise EngineError("the model stopped before its output matched the grammar")
         done = time.perf_counter()
         text = self._llm.detokenize(output).decode("utf-8", errors="replace")
+        timings = {"prefill_ms": (prefilled - started) * 1e3, "decode_ms": (done - prefilled) * 1e3}
+        if first_token is not None:
+            timings["first_token_ms"] = (first_token - started) * 1e3
         return Generation(
             text=text,
             prompt_tokens=len(prompt),
             completion_tokens=len(output),
             finish_reason=finish_reason,
             forced_tokens=forced,
-            timings={"prefill_ms": (prefilled - started) * 1e3, "decode_ms": (done - prefilled) * 1e3},
+            timings=timings,
         )
+
+
+_END = object()
+"""Marks the end of a stream's queue."""
+
+
+def _drain(steps: Generator[Any, None, Generation]) -> Generation:
+    """Run a step generator to the end and return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
