@@ -62,3 +62,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Dashboards (issue 7). grammar_compile_seconds: observe on a grammar-cache miss (an engine reports
+        # it as Generation.timings["grammar_compile_ms"]); adapter_requests: one per engine request.
+        self.grammar_compile_seconds = Histogram(
+            "router_grammar_compile_seconds",
+            "Time to compile a JSON schema into a grammar (grammar-cache misses only).",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.adapter_requests = Counter(
+            "router_adapter_requests_total",
+            "Engine requests by LoRA adapter ('base' when none is applied).",
+            ["adapter"],
+            registry=r,
+        )
