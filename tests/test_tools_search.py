@@ -52,6 +52,7 @@ def parse_url(url):
 @pytest.fixture()
 def workspace(tmp_path: Path) -> Workspace:
     root = tmp_path / "ws"
+    (tmp_path / ".gitignore").write_text("*\n")  # a parent's ignore file (as in a venv) must not count
     for rel, text in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)

@@ -85,8 +85,10 @@ class CodebaseSearch:
                             output=_render(hits))
 
     def _ripgrep(self, query: str, fixed: bool, ignore_case: bool, file_pattern: str | None) -> list[SearchHit]:
-        command = [self.rg, "--json", "--no-require-git", "--max-columns", "1000", "--max-filesize", "512K",
-                   "--sort", "path"]
+        # --no-ignore-parent: only .gitignore files inside the workspace count, as in the Python walker
+        # (a venv's own `.gitignore: *` would otherwise hide an installed package used as a workspace).
+        command = [self.rg, "--json", "--no-require-git", "--no-ignore-parent", "--max-columns", "1000",
+                   "--max-filesize", "512K", "--sort", "path"]
         command += ["--fixed-strings"] if fixed else []
         command += ["--ignore-case"] if ignore_case else ["--case-sensitive"]
         command += ["--glob", file_pattern] if file_pattern else []
