@@ -19,6 +19,7 @@ import yaml
 
 from observability import dashboards
 from tests.conftest import REPO, free_port
+from tests.deploy_helpers import start_process
 
 OBS = REPO / "observability"
 PROMETHEUS = shutil.which("prometheus")
@@ -56,23 +57,10 @@ def prometheus(live_server, tmp_path_factory):
     config["scrape_configs"][0]["static_configs"][0]["targets"] = [live_server.url.removeprefix("http://")]
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    log = work / "prometheus.log"
-    process = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, f"prometheus exited:\n{log.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"prometheus not ready:\n{log.read_text()[-3000:]}"
-        time.sleep(0.3)
+    command = [PROMETHEUS, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    process = start_process(command, f"{url}/-/ready", work / "prometheus.log", timeout=60)
     yield url
     process.terminate()
     process.wait(timeout=30)

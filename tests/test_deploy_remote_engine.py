@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from contract import build_messages
@@ -31,7 +28,8 @@ from service.engines.remote import (
     load_remote_settings,
     to_request_body,
 )
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
+from tests.deploy_helpers import start_process
 
 
 def _run(coro):
@@ -53,22 +51,11 @@ async def _with_engine(settings: RemoteSettings, action):
 def llama_server(gguf_path, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
-        cwd=REPO, env={**os.environ}, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias",
+               "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2",
+               "--n_ctx", "2048"]  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, f"llama_cpp.server exited:\n{log.read_text()}"
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"llama_cpp.server not up after 120 s:\n{log.read_text()}"
-        time.sleep(0.3)
+    process = start_process(command, f"{url}/models", log)
     yield url
     process.terminate()
     process.wait(timeout=30)
