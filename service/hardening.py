@@ -53,10 +53,10 @@ def install_hardening(app: FastAPI, settings: Settings, registry) -> None:
     app.add_middleware(
         Authenticate, keys=keys, public_paths=settings.public_paths, limiter=limiter, registry=registry
     )
-    _document(app, secured=bool(keys), public_paths=settings.public_paths, max_timeout=settings.max_request_timeout_seconds)
+    _document(app, settings, secured=bool(keys))
 
 
-def _document(app: FastAPI, *, secured: bool, public_paths: list[str], max_timeout: float) -> None:
+def _document(app: FastAPI, settings: Settings, *, secured: bool) -> None:
     """Wrap `app.openapi` so every operation documents the guards' errors (computed once, cached)."""
     build = app.openapi
 
@@ -72,6 +72,16 @@ def _document(app: FastAPI, *, secured: bool, public_paths: list[str], max_timeo
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
         if secured:
             components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+        bounds = {
+            "timeout": {"maximum": settings.max_request_timeout_seconds},
+            "max_tokens": {"maximum": settings.max_tokens},
+            "max_completion_tokens": {"maximum": settings.max_tokens},
+            "messages": {"maxItems": settings.max_messages},
+        }
+        for model in schemas.values():  # request fields RequestLimits bounds, wherever they appear
+            for name, field in (model.get("properties") or {}).items():
+                if name in bounds:
+                    _bound(field, bounds[name])
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
@@ -79,10 +89,10 @@ def _document(app: FastAPI, *, secured: bool, public_paths: list[str], max_timeo
                     responses["422"] = {"description": responses["422"].get("description", "Invalid request"),
                                         "content": error}
                 if method in _BODY_METHODS:
-                    operation.setdefault("parameters", []).append(_timeout_parameter(max_timeout))
+                    operation.setdefault("parameters", []).append(_timeout_parameter(settings))
                     for status, description in _GUARD_ERRORS.items():
                         responses.setdefault(status, {"description": description, "content": error})
-                if secured and path not in public_paths:
+                if secured and path not in settings.public_paths:
                     operation["security"] = [{"bearer": []}]
                     responses.setdefault("401", {"description": "Missing or invalid API key.", "content": error})
                     responses.setdefault("429", {"description": _GUARD_ERRORS["429"], "content": error})
@@ -92,7 +102,17 @@ def _document(app: FastAPI, *, secured: bool, public_paths: list[str], max_timeo
     app.openapi = openapi
 
 
-def _timeout_parameter(max_timeout: float) -> dict:
+def _bound(field: dict, bound: dict) -> None:
+    """Add a maximum (numbers) or maxItems (arrays) to a property schema, inside `anyOf` branches too."""
+    for branch in field.get("anyOf", [field]):
+        kind = branch.get("type")
+        if ("maximum" in bound and kind in ("number", "integer")) or ("maxItems" in bound and kind == "array"):
+            for key, limit in bound.items():
+                branch[key] = min(branch.get(key, limit), limit)
+
+
+def _timeout_parameter(settings: Settings) -> dict:
+    max_timeout = settings.max_request_timeout_seconds
     return {
         "name": TIMEOUT_HEADER,
         "in": "header",

@@ -57,6 +57,8 @@ class ServiceState:
         log.info("ready in %.2fs", self.load_seconds)
 
     def _supervise(self, engine: Engine) -> EngineSupervisor:
+        if isinstance(engine, EngineSupervisor):  # start() ran twice (two lifespans): wrap once
+            return engine
         s = self.settings
         return EngineSupervisor(
             engine,

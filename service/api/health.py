@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.state import ServiceState
@@ -29,7 +29,7 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(details, status_code=200 if state.ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses={200: {"description": "Prometheus text format."}})
 async def metrics(request: Request) -> Response:
     state: ServiceState = request.app.state.service
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
