@@ -1,0 +1,187 @@
+"""The chat serving logic's parts without HTTP: schemas, stream deltas, and the engine's stream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import jsonschema
+import pytest
+from pydantic import BaseModel
+
+from contract import build_messages, grammar_json_schema, parse_decision
+from service.chat import Plan, _DeltaParser, closed, decision_schema, finish, functions_schema, schema_problem
+from service.engines import Generation, GenerationRequest
+from service.openai_protocol import NamedToolChoice, Tool
+
+
+def _plan(mode: str) -> Plan:
+    return Plan(mode, GenerationRequest([], None, 10), "m")
+
+
+def _named(name: str) -> NamedToolChoice:
+    return NamedToolChoice.model_validate({"type": "function", "function": {"name": name}})
+
+
+RUNNING = (
+    '{"status":"running","thought":"Search the code for the class definition caf\\u00e9 \\"now\\"",'
+    '"tool_use":{"tool_name":"codebase_search","arguments":{"query":"class User \\ud83e\\udd80","mode":"exact"}}}'
+)
+COMPLETE = '{"status":"complete","final_answer":"A mutex \\"locks\\" \\u00e9 🦀\\nend"}'
+
+
+def test_decision_schema_narrows_to_what_tool_choice_allows():
+    full = decision_schema(("codebase_search", "file_manager", "sandbox_exec", "ask_human"), None)
+    assert full == grammar_json_schema()
+    jsonschema.validate(parse_decision(RUNNING).model_dump(mode="json", exclude_none=True), full)
+    only_answer = decision_schema(("codebase_search",), "none")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"status": "running", "thought": "a b c d e f", "tool_use": {
+            "tool_name": "codebase_search", "arguments": {"query": "x"}}}, only_answer)
+    named = decision_schema(("codebase_search", "ask_human"), _named("ask_human"))
+    jsonschema.validate({"status": "running", "thought": "a b c d e f", "tool_use": {
+        "tool_name": "ask_human", "arguments": {"question": "which?"}}}, named)
+    for wrong in ({"status": "complete", "final_answer": "x"},
+                  {"status": "running", "thought": "a b c d e f",
+                   "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "x"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, named)
+    assert schema_problem(named) is None
+
+
+class Address(BaseModel):
+    city: str
+
+
+class Person(BaseModel):
+    name: str
+    home: Address
+    friends: list[Person] = []
+
+
+def test_functions_schema_keeps_references_of_nested_models_working():
+    tools = [Tool.model_validate({"type": "function", "function": {"name": n, "parameters": Person.model_json_schema()}})
+             for n in ("a", "b")]
+    schema = functions_schema(tools, allow_content=True)
+    assert schema_problem(schema) is None
+    person = {"name": "x", "home": {"city": "y"}, "friends": [{"name": "z", "home": {"city": "w"}, "friends": []}]}
+    jsonschema.validate({"name": "b", "arguments": person}, schema)
+    jsonschema.validate({"content": "hello"}, schema)
+    for wrong in ({"name": "c", "arguments": person}, {"name": "a", "arguments": {**person, "extra": 1}},
+                  {"name": "a", "arguments": {"name": "x", "home": {}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, schema)
+
+
+def test_closed_forbids_unlisted_keys_only_where_the_schema_was_silent():
+    schema = {"type": "object", "properties": {"a": {"type": "object", "properties": {}}},
+              "additionalProperties": True}
+    assert closed(schema) == {"type": "object", "additionalProperties": True,
+                              "properties": {"a": {"type": "object", "properties": {}, "additionalProperties": False}}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "words"),
+    [
+        ({"type": "object", "properties": {"a": {"type": "strin"}}}, ".properties.a", "strin"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/X"}}}, ".properties.a", "does not exist"),
+        ({"$defs": {"X": {"type": "string", "pattern": "(("}}, "type": "object",
+          "properties": {"a": {"$ref": "#/$defs/X"}}}, "", "unclosed group"),
+        ({"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": "x"}]}},
+         ".items.anyOf[1]", "minimum"),
+        ([1], "", "must be an object"),
+    ],
+)
+def test_schema_problem_names_the_broken_part(schema, path, words):
+    found_path, message = schema_problem(schema)
+    assert found_path.endswith(path) and words in message
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"),
+    [
+        ("router", RUNNING),
+        ("router", COMPLETE),
+        ("functions", '{"name":"get_weather","arguments":{"city":"Par\\u00eds","tags":["a","}"]}}'),
+        ("functions", '{"content":"hello \\"you\\"\\n 🦀"}'),
+        ("json", '{"a":[1,2]}'),
+    ],
+)
+def test_stream_deltas_add_up_to_the_finished_reply(mode, text):
+    """Fed one character at a time, the deltas spell exactly what the non-streamed reply holds."""
+    parser = _DeltaParser(_plan(mode))
+    deltas = [d for char in text for d in parser.feed(char)]
+    reply = finish(_plan(mode), text, "stop")
+    streamed = deltas[:]
+    deltas += parser.close(reply)
+    joined = {"content": "", "reasoning_content": "", "arguments": ""}
+    names = []
+    for delta in deltas:
+        for key in ("content", "reasoning_content"):
+            joined[key] += delta.get(key, "")
+        for call in delta.get("tool_calls", []):
+            joined["arguments"] += call["function"].get("arguments", "")
+            names += [call["function"]["name"]] if "name" in call["function"] else []
+    assert joined["content"] == (reply.content or "")
+    assert joined["reasoning_content"] == (reply.reasoning or "")
+    if reply.tool_call:
+        assert names == [reply.tool_call.function.name]
+        assert joined["arguments"] == reply.tool_call.function.arguments
+    assert len(streamed) > 3, "the parts arrive as they are generated, not at the end"
+
+
+# --- the engine's stream (real model) ---------------------------------------------------------------
+
+
+def _drain(engine, request):
+    async def main():
+        pieces, final, first = [], None, None
+        started = time.perf_counter()
+        async for item in engine.stream(request):
+            if isinstance(item, Generation):
+                final = item
+            else:
+                first = first or time.perf_counter() - started
+                pieces.append(item)
+        return pieces, final, first, time.perf_counter() - started
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("schema", [grammar_json_schema(), None])
+def test_engine_stream_spells_what_generate_returns(engine, schema):
+    request = GenerationRequest(build_messages("reply with an emoji 🦀 and the word café"), schema, max_tokens=40)
+    whole = engine.generate_sync(request)
+    pieces, final, first, total = _drain(engine, request)
+    assert "".join(pieces) == whole.text == final.text
+    assert "\ufffd" not in "".join(pieces[:-1]), "no character is split across pieces"
+    assert (final.completion_tokens, final.finish_reason) == (whole.completion_tokens, whole.finish_reason)
+    assert len(pieces) > 3 and first < total
+
+
+def test_engine_stream_closed_early_frees_the_model(engine):
+    request = GenerationRequest(build_messages("tell me a long story"), None, max_tokens=400, ignore_eos=True)
+
+    async def main():
+        stream = engine.stream(request)
+        async for _ in stream:
+            break
+        await stream.aclose()
+
+    asyncio.run(main())
+    assert engine._lock.acquire(timeout=5), "the worker let go of the model at its next step"
+    try:
+        assert engine._llm.n_tokens < engine.tokenize_prompt(request.messages).__len__() + 50
+    finally:
+        engine._lock.release()
+
+
+def test_engine_stream_raises_request_errors_before_the_first_piece(engine):
+    request = GenerationRequest(build_messages("hi " * 5000), None, max_tokens=5)
+
+    async def main():
+        async for _ in engine.stream(request):
+            pass
+
+    with pytest.raises(ValueError, match="context window"):
+        asyncio.run(main())
