@@ -12,6 +12,10 @@ from service.cli import register as register_service
 app = typer.Typer(no_args_is_help=True, help="The agent router: serve, route, and build its adapter.")
 register_service(app)
 app.add_typer(datagen_app, name="datagen")
+from training.cli import app as train_app  # noqa: E402
+app.add_typer(train_app, name="train")
+from evaluation.cli import app as eval_app  # noqa: E402
+app.add_typer(eval_app, name="eval")
 from tool_executors.cli import app as tools_app  # noqa: E402
 app.add_typer(tools_app, name="tools")
 

