@@ -72,6 +72,65 @@ def compose(
 
 
 @app.command()
+def generate(
+    model: Annotated[list[str], typer.Option(help="litellm model name; repeat for a model roulette, e.g. "
+                                                   "openai/gpt-4o-mini or openai/<name> on a local server.")],
+    out: Annotated[Path, typer.Option(help="JSONL to append to (resumed if it exists).")] = Path("runs/datagen/generated.jsonl"),
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")] = None,
+    api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the API key "
+                                                            "(keys are never taken on the command line).")] = None,
+    rows: Annotated[int, typer.Option(min=1)] = 100,
+    batch_size: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    rpm: Annotated[float, typer.Option(help="Requests per minute across all models.", min=0.1)] = 60.0,
+    max_attempts: Annotated[int, typer.Option(min=1)] = 4,
+    validation_retries: Annotated[int, typer.Option(min=0)] = 1,
+    max_tokens: Annotated[int, typer.Option(min=16)] = 2048,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.9,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.", min=1)] = 120.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    price: Annotated[Optional[list[str]], typer.Option(help="MODEL=IN,OUT: USD per million prompt/completion tokens.")] = None,
+    execute: Annotated[bool, typer.Option(help="Run sandbox programs before accepting a row.")] = True,
+    report: Annotated[Optional[Path], typer.Option(help="Write usage, cost and rejections (JSON) here.")] = None,
+    progress: Annotated[bool, typer.Option()] = True,
+) -> None:
+    """Generate rows with LLMs (instructor + litellm); safe to interrupt and re-run: it resumes."""
+    import os
+
+    from datagen.generate import GeneratorConfig, generate as run_generate
+
+    prices: dict[str, tuple[float, float]] = {}
+    for spec in price or []:
+        try:
+            name, values = spec.split("=", 1)
+            pin, pout = (float(x) for x in values.split(","))
+        except ValueError:
+            _fail(f"--price {spec!r}: expected MODEL=IN,OUT, e.g. openai/gpt-4o-mini=0.15,0.6")
+        prices[name] = (pin, pout)
+    api_key = None
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            _fail(f"environment variable {api_key_env} is not set")
+    cfg = GeneratorConfig(models=model, base_url=base_url, api_key=api_key, rows=rows, batch_size=batch_size,
+                          concurrency=concurrency, requests_per_minute=rpm, max_attempts=max_attempts,
+                          validation_retries=validation_retries, max_tokens=max_tokens, temperature=temperature,
+                          timeout_s=timeout, seed=seed, prices=prices, execute_code=execute)
+    try:
+        rep = run_generate(cfg, out, progress=progress)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; every finished job is saved in {out}. Re-run the same command to resume.", err=True)
+        raise typer.Exit(130)
+    except ValueError as e:
+        _fail(str(e))
+    text = json.dumps(rep.as_dict(), indent=1)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text + "\n")
+    typer.echo(text)
+
+
+@app.command()
 def validate(
     input: Annotated[Path, typer.Argument(help="JSONL of {user_query, output} rows.")],
     out: Annotated[Optional[Path], typer.Option(help="Write the accepted rows here.")] = None,
@@ -126,6 +185,31 @@ def split(
         for name, part in (("train", train), ("test", test)):
             write_rows(out / f"{name}.chat.jsonl", (chat_row(r, template, bos_token=bos_token) for r in part))
     typer.echo(f"wrote {len(train)} train + {len(test)} test rows to {out}")
+
+
+@app.command()
+def publish(
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset id, owner/name.")],
+    data_dir: Annotated[Path, typer.Option(help="Directory with README.md, train.jsonl, test.jsonl.")] = DEFAULT_OUT,
+    dry_run: Annotated[bool, typer.Option(help="Write exactly what would be uploaded to --dry-run-dir; no network.")] = False,
+    dry_run_dir: Annotated[Path, typer.Option()] = Path("runs/datagen/upload"),
+    token_env: Annotated[str, typer.Option(help="Environment variable holding the Hub token.")] = "HF_TOKEN",
+    private: Annotated[bool, typer.Option()] = False,
+    message: Annotated[str, typer.Option(help="Commit message on the Hub.")] = "Update the router dataset",
+) -> None:
+    """Publish the dataset with huggingface_hub (validated first)."""
+    import os
+
+    from datagen.publish import PublishError, publish as run_publish
+
+    try:
+        manifest = run_publish(data_dir, repo_id, dry_run=dry_run, dry_run_dir=dry_run_dir,
+                               token=os.environ.get(token_env), private=private, commit_message=message)
+    except PublishError as e:
+        _fail(str(e))
+    where = f"dry run: wrote the upload to {dry_run_dir}" if dry_run else f"published {repo_id}"
+    typer.echo(where)
+    typer.echo(json.dumps(manifest, indent=1))
 
 
 @app.command()

@@ -77,6 +77,7 @@ def parrots(thought: str, query: str, n: int = 4, limit: float = 0.5) -> bool:
 def structural(row: Any) -> tuple[TrainingExample | None, str | None]:
     if not isinstance(row, dict):
         return None, "row is not a JSON object"
+    row = {k: v for k, v in row.items() if k != "meta"}  # `meta` is a sidecar annotation, never trained on
     try:
         example = TrainingExample.model_validate(row)
     except ValidationError as e:
