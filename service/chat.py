@@ -134,7 +134,9 @@ class ChatService:
             raise ChatRequestError("tools: two tools have the same name", param="tools")
         named = choice.function.name if isinstance(choice, NamedToolChoice) else None
         if (choice == "required" or named) and not tools:
-            raise ChatRequestError("tool_choice needs `tools`: send the tools it may call", param="tool_choice")
+            raise ChatRequestError(
+                "tool_choice needs `tools`: send the tools it may call", param="tool_choice"
+            )
         if named and named not in names:
             raise ChatRequestError(
                 f"tool_choice names {named!r}, which is not among the tools: {', '.join(names)}",
@@ -143,13 +145,15 @@ class ChatService:
         wants_json = fmt is not None and fmt.type != "text"
         if wants_json and tools and choice != "none":
             raise ChatRequestError(
-                "tools and a JSON response_format together are not supported; send one, or tool_choice='none'",
+                "tools with a JSON response_format are not supported; send one, or tool_choice='none'",
                 param="response_format",
             )
         if wants_json:
             schema = {"type": "object"} if fmt.type == "json_object" else fmt.json_schema.schema_
             if schema is None:
-                raise ChatRequestError("response_format.json_schema.schema is required", param="response_format")
+                raise ChatRequestError(
+                    "response_format.json_schema.schema is required", param="response_format"
+                )
             self._check_schema(schema, "response_format.json_schema.schema")
             return "json", _json_messages(request.messages, schema, fmt.type), closed(schema), ()
         if not tools or all(name in TOOLS for name in names):
@@ -239,12 +243,16 @@ class ChatService:
                     yield chunk.usage(_usage(generation))
             except EngineError as error:
                 self.state.metrics.engine_errors.inc()
-                yield _sse({"error": {"message": str(error), "type": "engine_error", "param": None, "code": None}})
+                yield _sse(
+                    {"error": {"message": str(error), "type": "engine_error", "param": None, "code": None}}
+                )
             yield "data: [DONE]\n\n"
 
     def _record(self, plan: Plan, generation: Generation, reply: Reply, *, stream: bool) -> None:
         metrics = self.state.metrics
-        metrics.chat_completions.labels(mode=plan.mode, stream=str(stream).lower(), finish_reason=reply.finish_reason).inc()
+        metrics.chat_completions.labels(
+            mode=plan.mode, stream=str(stream).lower(), finish_reason=reply.finish_reason
+        ).inc()
         metrics.prompt_tokens.inc(generation.prompt_tokens)
         metrics.completion_tokens.inc(generation.completion_tokens)
         metrics.forced_tokens.inc(generation.forced_tokens)
@@ -263,9 +271,17 @@ def decision_schema(tools: tuple[str, ...], choice: ToolChoice | None) -> dict[s
     named = choice.function.name if isinstance(choice, NamedToolChoice) else None
     uses = defs["RunningDecision"]["properties"]["tool_use"]
     uses["anyOf"] = [
-        ref for ref in uses["anyOf"] if _ref_tool(defs, ref) in tools and named in (None, _ref_tool(defs, ref))
+        ref
+        for ref in uses["anyOf"]
+        if _ref_tool(defs, ref) in tools and named in (None, _ref_tool(defs, ref))
     ]
-    keep = "CompleteDecision" if choice == "none" else "RunningDecision" if choice == "required" or named else None
+    keep = (
+        "CompleteDecision"
+        if choice == "none"
+        else "RunningDecision"
+        if choice == "required" or named
+        else None
+    )
     if keep:
         schema["anyOf"] = [ref for ref in schema["anyOf"] if ref["$ref"].endswith(f"/{keep}")]
     return schema
@@ -297,14 +313,24 @@ def functions_schema(tools: list[Tool], *, allow_content: bool) -> dict[str, Any
         calls.append(
             {
                 "type": "object",
-                "properties": {"name": {"const": tool.function.name}, "arguments": {"$ref": f"#/$defs/{own}"}},
+                "properties": {
+                    "name": {"const": tool.function.name},
+                    "arguments": {"$ref": f"#/$defs/{own}"},
+                },
                 "required": ["name", "arguments"],
                 "additionalProperties": False,
             }
         )
     if allow_content:
         content = {"type": "string", "minLength": 1}
-        calls.append({"type": "object", "properties": {"content": content}, "required": ["content"], "additionalProperties": False})
+        calls.append(
+            {
+                "type": "object",
+                "properties": {"content": content},
+                "required": ["content"],
+                "additionalProperties": False,
+            }
+        )
     return {"anyOf": calls, "$defs": defs}
 
 
@@ -332,7 +358,7 @@ def _rebase(node: Any, own: str) -> Any:
                 rest = value[1:]
                 for prefix in ("/$defs/", "/definitions/"):
                     if rest.startswith(prefix):
-                        value = f"#/$defs/{own}__{rest[len(prefix):]}"
+                        value = f"#/$defs/{own}__{rest[len(prefix) :]}"
                         break
                 else:
                     value = f"#/$defs/{own}{rest}"
@@ -396,7 +422,9 @@ def _compile_error(schema: Any) -> str | None:
 
 def _turn_text(message: Message) -> str:
     if message.role == "assistant" and message.tool_calls:
-        calls = [{"name": c.function.name, "arguments": _loads(c.function.arguments)} for c in message.tool_calls]
+        calls = [
+            {"name": c.function.name, "arguments": _loads(c.function.arguments)} for c in message.tool_calls
+        ]
         text = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False, separators=(",", ":"))
         return f"{message.text()}\n{text}".strip()
     return message.text()
@@ -415,7 +443,9 @@ def _router_messages(messages: list[Message]) -> list[dict[str, str]]:
 
 def _plain_messages(messages: list[Message], extra_system: str | None = None) -> list[dict[str, str]]:
     """The conversation for the model's chat template: system and developer turns merged first."""
-    system = [m.text() for m in messages if m.role in ("system", "developer")] + ([extra_system] if extra_system else [])
+    system = [m.text() for m in messages if m.role in ("system", "developer")] + (
+        [extra_system] if extra_system else []
+    )
     turns = [{"role": "system", "content": "\n\n".join(system)}] if system else []
     for message in messages:
         if message.role not in ("system", "developer"):
@@ -464,14 +494,22 @@ def finish(plan: Plan, text: str, finish_reason: str) -> Reply:
             return Reply(decision.final_answer, "stop")
         call = decision.tool_use
         match = _ROUTER_CALL.search(text)
-        raw = text[match.end() : -2] if match else _compact(call.arguments.model_dump(mode="json", exclude_none=True))
+        raw = (
+            text[match.end() : -2]
+            if match
+            else _compact(call.arguments.model_dump(mode="json", exclude_none=True))
+        )
         return Reply(None, "tool_calls", _tool_call(call.tool_name, raw), reasoning=decision.thought)
-    data = json.loads(text)
-    if "content" in data:
-        return Reply(data["content"], "stop")
+    try:
+        data = json.loads(text)
+        if set(data) == {"content"}:
+            return Reply(str(data["content"]), "stop")
+        name, arguments = data["name"], data["arguments"]
+    except (json.JSONDecodeError, TypeError, KeyError):
+        raise EngineError(f"the model's output is not a function call: {text[:200]!r}") from None
     match = _FUNCTION_CALL.match(text)
-    raw = text[match.end() : -1] if match else _compact(data["arguments"])
-    return Reply(None, "tool_calls", _tool_call(data["name"], raw))
+    raw = text[match.end() : -1] if match else _compact(arguments)
+    return Reply(None, "tool_calls", _tool_call(name, raw))
 
 
 def _compact(value: Any) -> str:
@@ -511,7 +549,9 @@ class _DeltaParser:
 
     plan: Plan
     text: str = ""
-    sent: dict[str, str] = field(default_factory=lambda: {"content": "", "reasoning_content": "", "arguments": ""})
+    sent: dict[str, str] = field(
+        default_factory=lambda: {"content": "", "reasoning_content": "", "arguments": ""}
+    )
     call: ToolCall | None = None
 
     def feed(self, piece: str) -> list[dict]:
@@ -569,7 +609,12 @@ class _DeltaParser:
 
 class _ChunkWriter:
     def __init__(self, completion_id: str, model: str) -> None:
-        self.base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        self.base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
 
     def delta(self, delta: dict, finish_reason: str | None = None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}

@@ -27,7 +27,9 @@ class ChatRequestError(ValueError):
 
 def _unsupported(name: str, value: Any, hint: str) -> PydanticCustomError:
     return PydanticCustomError(
-        "unsupported_parameter", "{name}={value} is not supported: {hint}", {"name": name, "value": value, "hint": hint}
+        "unsupported_parameter",
+        "{name}={value} is not supported: {hint}",
+        {"name": name, "value": value, "hint": hint},
     )
 
 
@@ -145,7 +147,9 @@ class JsonSchemaResponseFormat(_Model):
     json_schema: JsonSchemaFormat
 
 
-ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaResponseFormat, Field(discriminator="type")]
+ResponseFormat = Annotated[
+    TextFormat | JsonObjectFormat | JsonSchemaResponseFormat, Field(discriminator="type")
+]
 
 
 class StreamOptions(_Model):
@@ -197,14 +201,23 @@ class ChatCompletionRequest(_Model):
     def _refuse_unsupported(self) -> ChatCompletionRequest:
         refusals = {
             "n": (self.n not in (None, 1), "the router returns one choice; send n=1 or leave it out"),
-            "top_p": (self.top_p not in (None, 1.0), "only temperature sampling is implemented; leave top_p out"),
+            "top_p": (
+                self.top_p not in (None, 1.0),
+                "only temperature sampling is implemented; leave top_p out",
+            ),
             "logprobs": (bool(self.logprobs), "log probabilities are not returned; leave logprobs out"),
             "top_logprobs": (self.top_logprobs not in (None, 0), "log probabilities are not returned"),
             "presence_penalty": (self.presence_penalty not in (None, 0), "penalties are not implemented"),
             "frequency_penalty": (self.frequency_penalty not in (None, 0), "penalties are not implemented"),
-            "logit_bias": (bool(self.logit_bias), "logit bias is not implemented; constrain with tools or response_format"),
+            "logit_bias": (
+                bool(self.logit_bias),
+                "logit bias is not implemented; constrain with tools or response_format",
+            ),
             "stop": (bool(self.stop), "stop sequences are not implemented; constrain with response_format"),
-            "seed": (self.seed is not None, "sampling uses the server's seed; use temperature=0 for determinism"),
+            "seed": (
+                self.seed is not None,
+                "sampling uses the server's seed; use temperature=0 for determinism",
+            ),
             "store": (bool(self.store), "completions are not stored"),
         }
         for name, (refused, hint) in refusals.items():
@@ -231,7 +244,7 @@ class ChatCompletionRequest(_Model):
 
 
 def _describe(item: dict) -> tuple[str, str | None]:
-    """One validation problem as (message, param), e.g. ("messages.0.role: Input should be ...", "messages")."""
+    """One validation problem as (message, param): ("messages.0.role: Input should be ...", "messages")."""
     loc = [str(part) for part in item.get("loc", ())]
     if item["type"] == "json_invalid":
         return f"request body is not valid JSON: {item.get('ctx', {}).get('error', item['msg'])}", None

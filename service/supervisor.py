@@ -120,6 +120,7 @@ class EngineSupervisor(Engine):
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
         engine, request, ticket = await self._admit(request)
         pieces = engine.stream(request).__aiter__()
+        task = None
         try:
             while True:
                 task = asyncio.ensure_future(pieces.__anext__())
@@ -130,6 +131,8 @@ class EngineSupervisor(Engine):
                 yield piece
         finally:
             ticket.release()
+            if task is not None and not task.done():
+                task.cancel()  # the client left mid-step: the engine's stream sees the cancel and stops
             if id(engine) not in self._hung:
                 try:
                     await pieces.aclose()

@@ -20,7 +20,10 @@ from contract import TOOLS
 from service.chat import _partial_string
 
 ROUTER_TOOLS = [
-    {"type": "function", "function": {"name": n, "description": s.description, "parameters": s.parameters_schema()}}
+    {
+        "type": "function",
+        "function": {"name": n, "description": s.description, "parameters": s.parameters_schema()},
+    }
     for n, s in TOOLS.items()
 ]
 WEATHER = {
@@ -64,7 +67,9 @@ def model(client) -> str:
 
 
 def _ask(client, model, content=QUERY, **kwargs):
-    return client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}], **kwargs)
+    return client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": content}], **kwargs
+    )
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -91,7 +96,9 @@ def test_plain_request_answers_directly_with_usage(client, model):
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
-@pytest.mark.parametrize("tool_choice", ["required", {"type": "function", "function": {"name": "codebase_search"}}])
+@pytest.mark.parametrize(
+    "tool_choice", ["required", {"type": "function", "function": {"name": "codebase_search"}}]
+)
 def test_tool_call_on_our_four_tools(client, model, tool_choice):
     response = _ask(client, model, tools=ROUTER_TOOLS, tool_choice=tool_choice)
     choice = response.choices[0]
@@ -121,7 +128,10 @@ def test_earlier_turns_are_context_not_the_request(client, model):
         model=model, messages=messages, tools=ROUTER_TOOLS, tool_choice="required"
     )
     assert response.choices[0].finish_reason == "tool_calls"
-    assert response.usage.prompt_tokens > _ask(client, model, tools=ROUTER_TOOLS, tool_choice="required").usage.prompt_tokens
+    assert (
+        response.usage.prompt_tokens
+        > _ask(client, model, tools=ROUTER_TOOLS, tool_choice="required").usage.prompt_tokens
+    )
 
 
 def test_foreign_tools_are_called_with_arguments_valid_for_their_schema(client, model):
@@ -140,7 +150,9 @@ def test_response_format_json_schema_and_json_object(client, model):
         "required": ["name", "age"],
     }
     fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": schema}}
-    content = _ask(client, model, "Bob is 30 years old. Who is he?", response_format=fmt).choices[0].message.content
+    content = (
+        _ask(client, model, "Bob is 30 years old. Who is he?", response_format=fmt).choices[0].message.content
+    )
     jsonschema.validate(json.loads(content), schema)
     content = _ask(client, model, "a user record", response_format={"type": "json_object"}, max_tokens=80)
     if content.choices[0].finish_reason == "stop":
@@ -151,10 +163,14 @@ def test_response_format_json_schema_and_json_object(client, model):
 
 def test_async_client(base_url, model):
     async def main():
-        async with openai.AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120) as client:
+        async with openai.AsyncOpenAI(
+            base_url=base_url, api_key="unused", max_retries=0, timeout=120
+        ) as client:
             return await asyncio.gather(
-                *(client.chat.completions.create(model=model, messages=[{"role": "user", "content": q}])
-                  for q in (QUERY, "what is a mutex?"))
+                *(
+                    client.chat.completions.create(model=model, messages=[{"role": "user", "content": q}])
+                    for q in (QUERY, "what is a mutex?")
+                )
             )
 
     for response in asyncio.run(main()):
@@ -179,13 +195,22 @@ def _collect(chunks):
                 names += [call.function.name] if call.function and call.function.name else []
                 arguments += (call.function.arguments or "") if call.function else ""
             finish = choice.finish_reason or finish
-    return {"content": content, "arguments": arguments, "names": names, "finish": finish, "usage": usage, "roles": roles}
+    return {
+        "content": content,
+        "arguments": arguments,
+        "names": names,
+        "finish": finish,
+        "usage": usage,
+        "roles": roles,
+    }
 
 
 def test_sync_stream_matches_the_plain_answer(client, model, server):
     kwargs = {"max_tokens": 120}
     plain = _ask(client, model, "what is a mutex?", **kwargs)
-    chunks = list(_ask(client, model, "what is a mutex?", stream=True, stream_options={"include_usage": True}, **kwargs))
+    chunks = list(
+        _ask(client, model, "what is a mutex?", stream=True, stream_options={"include_usage": True}, **kwargs)
+    )
     got = _collect(chunks)
     assert got["roles"] == ["assistant"]
     assert got["content"] == plain.choices[0].message.content, "greedy: the stream spells the same answer"
@@ -202,10 +227,15 @@ def test_async_stream_of_a_tool_call_matches_the_plain_call(base_url, model, cli
     plain = _ask(client, model, tools=ROUTER_TOOLS, tool_choice=choice).choices[0].message.tool_calls[0]
 
     async def main():
-        async with openai.AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120) as aclient:
+        async with openai.AsyncOpenAI(
+            base_url=base_url, api_key="unused", max_retries=0, timeout=120
+        ) as aclient:
             stream = await aclient.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": QUERY}], tools=ROUTER_TOOLS,
-                tool_choice=choice, stream=True,
+                model=model,
+                messages=[{"role": "user", "content": QUERY}],
+                tools=ROUTER_TOOLS,
+                tool_choice=choice,
+                stream=True,
             )
             return [chunk async for chunk in stream]
 
@@ -216,8 +246,13 @@ def test_async_stream_of_a_tool_call_matches_the_plain_call(base_url, model, cli
 
 
 def test_raw_sse_ends_with_done_and_streams_foreign_tool_arguments(base_url, model):
-    body = {"model": model, "messages": [{"role": "user", "content": "weather in Oslo?"}], "stream": True,
-            "tools": [WEATHER], "tool_choice": "required"}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "weather in Oslo?"}],
+        "stream": True,
+        "tools": [WEATHER],
+        "tool_choice": "required",
+    }
     with httpx.stream("POST", f"{base_url}/chat/completions", json=body, timeout=120) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -225,27 +260,44 @@ def test_raw_sse_ends_with_done_and_streams_foreign_tool_arguments(base_url, mod
     assert lines[-1] == "data: [DONE]"
     events = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
     assert all(e["object"] == "chat.completion.chunk" for e in events)
-    pieces = [c["function"]["arguments"] for e in events for c in e["choices"][0]["delta"].get("tool_calls", [])]
+    pieces = [
+        c["function"]["arguments"] for e in events for c in e["choices"][0]["delta"].get("tool_calls", [])
+    ]
     assert len([p for p in pieces if p]) > 1
     jsonschema.validate(json.loads("".join(pieces)), WEATHER["function"]["parameters"])
 
 
 def test_client_disconnect_stops_generation(base_url, model):
     """A stream the client abandons frees the model: the next request does not wait for it to finish."""
-    endless = {"type": "object", "properties": {"n": {"type": "array", "items": {"type": "integer"}, "minItems": 2000}}}
-    body = {"model": model, "messages": [{"role": "user", "content": "count"}], "stream": True, "max_tokens": 2500,
-            "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": endless}}}
+    endless = {
+        "type": "object",
+        "properties": {"n": {"type": "array", "items": {"type": "integer"}, "minItems": 2000}},
+    }
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "count"}],
+        "stream": True,
+        "max_tokens": 2500,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": endless}},
+    }
     with httpx.stream("POST", f"{base_url}/chat/completions", json=body, timeout=120) as response:
         for index, _ in enumerate(response.iter_lines()):
             if index > 4:
                 break
     started = time.perf_counter()
     with httpx.Client(timeout=120) as http:
-        short = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
-                 "response_format": {"type": "json_object"}}
+        short = {
+            "model": model,
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 5,
+            "response_format": {"type": "json_object"},
+        }
         assert http.post(f"{base_url}/chat/completions", json=short).status_code == 200
-    # 2,500 tokens take 20 s or more on this machine; the abandoned stream must stop at its next step.
-    assert time.perf_counter() - started < 10
+    # 2,500 tokens take 20 s or more here; stopped at its next step, the abandoned stream frees the model
+    # at once (this took 6-10 s while a cancelled step was left for the garbage collector to close).
+    elapsed = time.perf_counter() - started
+    print(f"request after a disconnect: {elapsed:.2f}s")
+    assert elapsed < 5
 
 
 # --- bad requests -------------------------------------------------------------------------------
@@ -260,15 +312,50 @@ def test_client_disconnect_stops_generation(base_url, model):
         ({"logprobs": True}, "logprobs", "logprobs"),
         ({"stop": ["\n"]}, "stop", "stop"),
         ({"extra_body": {"best_of": 3}}, "best_of", "unknown parameter 'best_of'"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-         "messages", "only text parts"),
-        ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
-         "tool_choice", "'nope'"),
-        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {
-            "type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "strin"}}}}}}}},
-         "response_format", "schema.properties.a.properties.b: Invalid type: strin"),
-        ({"tools": [{**WEATHER, "function": {**WEATHER["function"], "parameters": {"type": "object", "properties": {
-            "city": {"type": "string", "pattern": "(("}}}}}]}, "tools", "tools[0].function.parameters.properties.city"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            "messages",
+            "only text parts",
+        ),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice",
+            "'nope'",
+        ),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "x",
+                        "schema": {
+                            "type": "object",
+                            "properties": {"a": {"type": "object", "properties": {"b": {"type": "strin"}}}},
+                        },
+                    },
+                }
+            },
+            "response_format",
+            "schema.properties.a.properties.b: Invalid type: strin",
+        ),
+        (
+            {
+                "tools": [
+                    {
+                        **WEATHER,
+                        "function": {
+                            **WEATHER["function"],
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"city": {"type": "string", "pattern": "(("}},
+                            },
+                        },
+                    }
+                ]
+            },
+            "tools",
+            "tools[0].function.parameters.properties.city",
+        ),
     ],
 )
 def test_bad_requests_are_400_naming_the_problem(client, model, change, param, words):
@@ -293,7 +380,12 @@ def test_oversized_body_is_413(client, model):
 
 
 def test_bad_request_to_stream_is_a_status_not_an_event(base_url, model):
-    body = {"model": model, "messages": [{"role": "user", "content": "hi " * 5000}], "stream": True, "max_tokens": 5}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "hi " * 5000}],
+        "stream": True,
+        "max_tokens": 5,
+    }
     response = httpx.post(f"{base_url}/chat/completions", json=body, timeout=60)
     assert response.status_code == 400 and "context window" in response.json()["error"]["message"]
 
@@ -301,18 +393,26 @@ def test_bad_request_to_stream_is_a_status_not_an_event(base_url, model):
 # --- litellm and instructor -------------------------------------------------------------------------
 
 
-def test_litellm_openai_provider(base_url, model):
+def test_litellm_openai_provider(base_url, model, monkeypatch):
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of its price list: offline
     import litellm
 
     response = litellm.completion(
-        model=f"openai/{model}", api_base=base_url, api_key="unused", messages=[{"role": "user", "content": QUERY}],
-        tools=ROUTER_TOOLS, tool_choice={"type": "function", "function": {"name": "codebase_search"}},
+        model=f"openai/{model}",
+        api_base=base_url,
+        api_key="unused",
+        messages=[{"role": "user", "content": QUERY}],
+        tools=ROUTER_TOOLS,
+        tool_choice={"type": "function", "function": {"name": "codebase_search"}},
     )
     call = response.choices[0].message.tool_calls[0]
     assert call.function.name == "codebase_search" and response.choices[0].finish_reason == "tool_calls"
     json.loads(call.function.arguments)
     text = litellm.completion(
-        model=f"openai/{model}", api_base=base_url, api_key="unused", messages=[{"role": "user", "content": "hi"}],
+        model=f"openai/{model}",
+        api_base=base_url,
+        api_key="unused",
+        messages=[{"role": "user", "content": "hi"}],
         stream=True,
     )
     assert "".join(chunk.choices[0].delta.content or "" for chunk in text)
@@ -328,10 +428,13 @@ def test_instructor(base_url, model, mode):
     import instructor
 
     client = instructor.from_openai(
-        openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120), mode=getattr(instructor.Mode, mode)
+        openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120),
+        mode=getattr(instructor.Mode, mode),
     )
     person = client.chat.completions.create(
-        model=model, response_model=Person, max_retries=0,
+        model=model,
+        response_model=Person,
+        max_retries=0,
         messages=[{"role": "user", "content": "Extract the person: Alice is 31 years old."}],
     )
     assert isinstance(person, Person) and 0 <= person.age <= 150 and person.name

@@ -25,7 +25,8 @@ def _named(name: str) -> NamedToolChoice:
 
 RUNNING = (
     '{"status":"running","thought":"Search the code for the class definition caf\\u00e9 \\"now\\"",'
-    '"tool_use":{"tool_name":"codebase_search","arguments":{"query":"class User \\ud83e\\udd80","mode":"exact"}}}'
+    '"tool_use":{"tool_name":"codebase_search",'
+    '"arguments":{"query":"class User \\ud83e\\udd80","mode":"exact"}}}'
 )
 COMPLETE = '{"status":"complete","final_answer":"A mutex \\"locks\\" \\u00e9 🦀\\nend"}'
 
@@ -36,14 +37,31 @@ def test_decision_schema_narrows_to_what_tool_choice_allows():
     jsonschema.validate(parse_decision(RUNNING).model_dump(mode="json", exclude_none=True), full)
     only_answer = decision_schema(("codebase_search",), "none")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"status": "running", "thought": "a b c d e f", "tool_use": {
-            "tool_name": "codebase_search", "arguments": {"query": "x"}}}, only_answer)
+        jsonschema.validate(
+            {
+                "status": "running",
+                "thought": "a b c d e f",
+                "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "x"}},
+            },
+            only_answer,
+        )
     named = decision_schema(("codebase_search", "ask_human"), _named("ask_human"))
-    jsonschema.validate({"status": "running", "thought": "a b c d e f", "tool_use": {
-        "tool_name": "ask_human", "arguments": {"question": "which?"}}}, named)
-    for wrong in ({"status": "complete", "final_answer": "x"},
-                  {"status": "running", "thought": "a b c d e f",
-                   "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "x"}}}):
+    jsonschema.validate(
+        {
+            "status": "running",
+            "thought": "a b c d e f",
+            "tool_use": {"tool_name": "ask_human", "arguments": {"question": "which?"}},
+        },
+        named,
+    )
+    for wrong in (
+        {"status": "complete", "final_answer": "x"},
+        {
+            "status": "running",
+            "thought": "a b c d e f",
+            "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "x"}},
+        },
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(wrong, named)
     assert schema_problem(named) is None
@@ -60,24 +78,41 @@ class Person(BaseModel):
 
 
 def test_functions_schema_keeps_references_of_nested_models_working():
-    tools = [Tool.model_validate({"type": "function", "function": {"name": n, "parameters": Person.model_json_schema()}})
-             for n in ("a", "b")]
+    tools = [
+        Tool.model_validate(
+            {"type": "function", "function": {"name": n, "parameters": Person.model_json_schema()}}
+        )
+        for n in ("a", "b")
+    ]
     schema = functions_schema(tools, allow_content=True)
     assert schema_problem(schema) is None
-    person = {"name": "x", "home": {"city": "y"}, "friends": [{"name": "z", "home": {"city": "w"}, "friends": []}]}
+    person = {
+        "name": "x",
+        "home": {"city": "y"},
+        "friends": [{"name": "z", "home": {"city": "w"}, "friends": []}],
+    }
     jsonschema.validate({"name": "b", "arguments": person}, schema)
     jsonschema.validate({"content": "hello"}, schema)
-    for wrong in ({"name": "c", "arguments": person}, {"name": "a", "arguments": {**person, "extra": 1}},
-                  {"name": "a", "arguments": {"name": "x", "home": {}}}):
+    for wrong in (
+        {"name": "c", "arguments": person},
+        {"name": "a", "arguments": {**person, "extra": 1}},
+        {"name": "a", "arguments": {"name": "x", "home": {}}},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(wrong, schema)
 
 
 def test_closed_forbids_unlisted_keys_only_where_the_schema_was_silent():
-    schema = {"type": "object", "properties": {"a": {"type": "object", "properties": {}}},
-              "additionalProperties": True}
-    assert closed(schema) == {"type": "object", "additionalProperties": True,
-                              "properties": {"a": {"type": "object", "properties": {}, "additionalProperties": False}}}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "object", "properties": {}}},
+        "additionalProperties": True,
+    }
+    assert closed(schema) == {
+        "type": "object",
+        "additionalProperties": True,
+        "properties": {"a": {"type": "object", "properties": {}, "additionalProperties": False}},
+    }
 
 
 @pytest.mark.parametrize(
@@ -85,10 +120,20 @@ def test_closed_forbids_unlisted_keys_only_where_the_schema_was_silent():
     [
         ({"type": "object", "properties": {"a": {"type": "strin"}}}, ".properties.a", "strin"),
         ({"type": "object", "properties": {"a": {"$ref": "#/$defs/X"}}}, ".properties.a", "does not exist"),
-        ({"$defs": {"X": {"type": "string", "pattern": "(("}}, "type": "object",
-          "properties": {"a": {"$ref": "#/$defs/X"}}}, "", "unclosed group"),
-        ({"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": "x"}]}},
-         ".items.anyOf[1]", "minimum"),
+        (
+            {
+                "$defs": {"X": {"type": "string", "pattern": "(("}},
+                "type": "object",
+                "properties": {"a": {"$ref": "#/$defs/X"}},
+            },
+            "",
+            "unclosed group",
+        ),
+        (
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": "x"}]}},
+            ".items.anyOf[1]",
+            "minimum",
+        ),
         ([1], "", "must be an object"),
     ],
 )
@@ -150,7 +195,9 @@ def _drain(engine, request):
 
 @pytest.mark.parametrize("schema", [grammar_json_schema(), None])
 def test_engine_stream_spells_what_generate_returns(engine, schema):
-    request = GenerationRequest(build_messages("reply with an emoji 🦀 and the word café"), schema, max_tokens=40)
+    request = GenerationRequest(
+        build_messages("reply with an emoji 🦀 and the word café"), schema, max_tokens=40
+    )
     whole = engine.generate_sync(request)
     pieces, final, first, total = _drain(engine, request)
     assert "".join(pieces) == whole.text == final.text

@@ -28,6 +28,20 @@ _ERRORS = {
 }
 
 
+class _ClosingStream(StreamingResponse):
+    """Closes its event generator as soon as the response ends, a client disconnect included.
+
+    Starlette leaves that to garbage collection, which can take seconds; closing it at once stops the
+    generation at its next decode step and frees the model for the next request.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
 def _chat(request: Request) -> ChatService:
     return request.app.state.chat
 
@@ -46,7 +60,7 @@ async def chat_completions(request: Request):
         if body.stream:
             events = await chat.stream(body)
             headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+            return _ClosingStream(events, media_type="text/event-stream", headers=headers)
         completion = await chat.complete(body)
     except ChatRequestError as error:
         return error_response(error.status, error.message, error.type, param=error.param, code=error.code)

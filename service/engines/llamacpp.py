@@ -152,6 +152,8 @@ class LlamaCppEngine(Engine):
                             break
                         if piece := decoder.decode(self._llm.detokenize(tokens)):
                             put(piece)
+                    if stop.is_set():
+                        log.info("stream abandoned by its consumer after %d tokens", self._llm.n_tokens - len(prompt))
                     steps.close()
             except Exception as error:  # noqa: BLE001 - handed to the consumer, raised there
                 put(error)
