@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.chat import Plan, _DeltaParser, closed, decision_schema, finish, functions_schema, schema_problem
-from service.engines import Generation, GenerationRequest
+from service.engines import Engine, Generation, GenerationRequest
 from service.openai_protocol import NamedToolChoice, Tool
 
 
@@ -232,3 +232,48 @@ def test_engine_stream_raises_request_errors_before_the_first_piece(engine):
 
     with pytest.raises(ValueError, match="context window"):
         asyncio.run(main())
+
+
+# --- models and adapters (a hand-written engine: no real LoRA adapter ships with the project) ---------
+
+
+class _AdapterEngine(Engine):
+    """Answers every request with one fixed decision and records what it was asked."""
+
+    name = "fake"
+    model_name = "base-model"
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+
+    def adapters(self) -> dict[str, str]:
+        return {"router-lora": "/adapters/router-lora.gguf"}
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        self.requests.append(request)
+        return Generation('{"status":"complete","final_answer":"ok"}', 10, 5, "stop")
+
+
+def test_models_list_adapters_with_their_parent_and_requests_select_them():
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import load_settings
+
+    engine = _AdapterEngine()
+    with TestClient(create_app(load_settings(), engine=engine)) as http:
+        for _ in range(100):
+            if http.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        cards = {card["id"]: card for card in http.get("/v1/models").json()["data"]}
+        assert cards["base-model"]["parent"] is None
+        assert cards["router-lora"]["parent"] == "base-model"
+        assert cards["router-lora"]["root"] == "/adapters/router-lora.gguf"
+        for model, adapter in (("router-lora", "router-lora"), ("base-model", None)):
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+            reply = http.post("/v1/chat/completions", json=body).json()
+            assert reply["choices"][0]["message"]["content"] == "ok" and reply["model"] == model
+            assert engine.requests[-1].adapter == adapter
+        missing = http.post("/v1/chat/completions", json={**body, "model": "other"})
+        assert missing.status_code == 404 and "router-lora" in missing.json()["error"]["message"]
