@@ -52,10 +52,16 @@ class ComposeReport:
     dedup: DedupReport = field(default_factory=DedupReport)
 
 
+# Styles that only make sense for some intents (a code snippet next to a unit conversion reads oddly).
+ONLY_FOR = {"code_mixed": ("search", "escalate"), "multi_part": ("search", "modify", "compute")}
+
+
 def render(rng: random.Random, draft: Draft) -> tuple[str, str, str]:
     """The final request text, with the style and persona used."""
     persona = rng.choice(PERSONAS)
     style = pick_style(rng) if draft.styleable else "plain"
+    while style in ONLY_FOR and draft.intent not in ONLY_FOR[style]:
+        style = pick_style(rng)
     marked = apply_style(rng, style, mark(draft.text, len(draft.slots)))
     marked = with_persona(rng, persona, marked)
     if style in ("plain", "polite", "verbose", "hedged", "narrative", "markdown") and marked[:1].islower() and rng.random() < 0.6:
@@ -100,7 +106,7 @@ def compose(n: int, seed: int = 0, *, mix: dict[str, float] = MIX, progress: boo
         report.drafted += len(drafts)
         drafts = _run_sandbox(drafts, report, progress)
         valid_idx, vreport = _validate(drafts, progress)
-        _merge_validation(report.validation, vreport)
+        report.validation.merge(vreport)
         candidates = [drafts[i] for i in valid_idx]
         keep, dreport = dedup(all_queries + [c["user_query"] for c in candidates])
         report.dedup.exact_duplicates += dreport.exact_duplicates
@@ -144,15 +150,7 @@ def _validate(drafts: list[dict[str, Any]], progress: bool) -> tuple[list[int], 
     total = ValidationReport()
     for i, d in enumerate(drafts):
         _, rep = validate_rows([{"user_query": d["user_query"], "output": d["output"]}])
-        _merge_validation(total, rep)
+        total.merge(rep)
         if rep.accepted:
             accepted_idx.append(i)
     return accepted_idx, total
-
-
-def _merge_validation(into: ValidationReport, other: ValidationReport) -> None:
-    into.total += other.total
-    into.accepted += other.accepted
-    into.rejected_by_layer.update(other.rejected_by_layer)
-    for layer, counts in other.reasons.items():
-        into.reasons[layer].update(counts)

@@ -259,7 +259,7 @@ async def _run_job(job: Job, cfg: GeneratorConfig, client: Any, limiter: RateLim
             usage.cost_usd += _cost(model, raw, usage, cfg, pt, ct)
             rows = [{"user_query": e.user_query, "output": e.output} for e in batch.examples][: job.size]
             accepted, vrep = await asyncio.to_thread(validate_rows, rows, execute=cfg.execute_code)
-            _merge(report.validation, vrep)
+            report.validation.merge(vrep)
             return [{**r, "meta": {"job": job.index, "of": len(accepted), "model": model, "intent": job.intent,
                                    "domain": job.domain, "persona": job.persona, "style": job.style}} for r in accepted]
     return None
@@ -270,14 +270,6 @@ def _count_usage(exc: Any, usage: ModelUsage) -> None:
     if total is not None:
         usage.prompt_tokens += getattr(total, "prompt_tokens", 0) or 0
         usage.completion_tokens += getattr(total, "completion_tokens", 0) or 0
-
-
-def _merge(into: ValidationReport, other: ValidationReport) -> None:
-    into.total += other.total
-    into.accepted += other.accepted
-    into.rejected_by_layer.update(other.rejected_by_layer)
-    for layer, counts in other.reasons.items():
-        into.reasons[layer].update(counts)
 
 
 async def generate_async(cfg: GeneratorConfig, out: Path, *, progress: bool = True, client: Any = None) -> GenerationReport:

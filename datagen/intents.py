@@ -37,7 +37,9 @@ class Draft:
 
 
 def _running(kind: str, slot: str, tool: str, args: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    return {"status": "running", "thought": thought(rng, kind, slot), "tool_use": {"tool_name": tool, "arguments": args}}
+    keep_case = not kind.startswith(("compute", "ask_"))  # those slots are prose, not symbols
+    return {"status": "running", "thought": thought(rng, kind, slot, keep_case),
+            "tool_use": {"tool_name": tool, "arguments": args}}
 
 
 def _tick(rng: random.Random, value_index: int) -> str:
@@ -65,11 +67,18 @@ _CONFIG_ASKS = (
     "where is {0} read?", "find where we set {0}", "what uses the {0} setting?", "where does {0} get its default",
     "which code reads the {0} config key", "grep for {0} in the config handling",
 )
-_CONCEPT_ASKS = (
-    "where's the code for {0}?", "find {0}", "I'm looking for {0} in our code", "show me {0}",
-    "which part of the codebase handles {0}?", "can you find the logic behind {0}", "where do we implement {0}?",
-    "how do we do {0} here?", "point me to {0} in this repo", "I want to understand {0} in this codebase",
-    "what handles {0} in our service", "dig up {0}", "trying to find {0}, no idea where it is",
+_CONCEPT_ASKS = (  # fit any concept, noun phrase or "how ..." clause
+    "where's the code for {0}?", "I'm looking for {0} in our code", "show me {0}",
+    "can you find the logic behind {0}", "point me to {0} in this repo", "I want to understand {0} in this codebase",
+    "dig up {0}", "trying to find {0}, no idea where it is", "find the code behind {0}",
+    "need to read up on {0} in our codebase, where should I look?", "which files deal with {0}?",
+    "explain {0} in this repo - find the relevant code first", "our docs don't cover {0}; find it in the source",
+    "search our code for {0}",
+)
+_NOUN_CONCEPT_ASKS = (  # only for noun phrases
+    "find {0}", "which part of the codebase handles {0}?", "where do we implement {0}?", "how do we do {0} here?",
+    "what handles {0} in our service", "how is {0} implemented in this project?", "where does {0} happen?",
+    "how does our code do {0}?", "is there any {0} in this codebase?",
 )
 _GENERIC_CONCEPTS = (
     "where {entity} objects get validated", "the code that serialises {entity} to JSON", "how {entities} are cached",
@@ -85,8 +94,12 @@ _HYBRID_ASKS = (
 )
 _SCOPED_ASKS = (
     "{1}, where do we deal with {0}?", "search {1} for {0}", "find {0}, {1}", "look for {0} but {1}",
-    "{1}: anything about {0}?", "{1} - where's {0}?",
+    "{1}: anything about {0}?", "{1} - find {0}", "{0}, {1} please", "can you search {1} for {0}",
 )
+
+
+def _is_clause(concept: str) -> bool:
+    return concept.split(" ", 1)[0] in ("how", "where", "the", "what", "when", "which", "who")
 
 
 def _concept(rng: random.Random, domain: Domain) -> str:
@@ -120,7 +133,7 @@ def search(rng: random.Random, domain: Domain) -> Draft:
         return Draft("search", "exact_config", text, [key], _running("search_literal", key, "codebase_search", args, rng))
     if roll < 0.68:  # a concept
         concept = _concept(rng, domain)
-        text = rng.choice(_CONCEPT_ASKS)
+        text = rng.choice(_CONCEPT_ASKS + (() if _is_clause(concept) else _NOUN_CONCEPT_ASKS))
         args = {"query": concept, "mode": "semantic"}
         return Draft("search", "semantic", text, [concept], _running("search_semantic", "", "codebase_search", args, rng))
     if roll < 0.82:  # symbol + concept
@@ -179,10 +192,14 @@ _READ_ASKS = (
     "can you look at {0}", "explain {0}", "print the contents of {0}", "take a look at {0}, something's off",
     "what does {0} do?", "summarize {0}", "go through {0}", "check {0} for anything weird",
     "where in {0} do we handle errors?", "pull up {0}", "load {0} please", "review {0}",
+    "what does the config in {0} look like", "is there anything about retries in {0}?", "show {0}",
+    "let me see {0}", "can I get the contents of {0}", "read {0}", "what's going on in {0}?",
+    "I think the bug is in {0}, can you have a look", "does {0} set a timeout anywhere?",
 )
 _LIST_ASKS = (
     "list {0}", "what files are in {0}?", "ls {0}", "show me what's in the {0} folder", "what's under {0}?",
     "list the contents of {0}", "which files live in {0}", "directory listing of {0} please",
+    "what do we have in {0}", "ls -la {0}", "show the tree under {0}", "enumerate the files in {0}",
 )
 
 
@@ -326,7 +343,7 @@ def file_write(rng: random.Random, domain: Domain) -> Draft:
     svc = rng.choice(domain.services).lower()
     p = rng.choice(_WRITE_PATHS).format(svc=svc)
     content = _write_content(rng, domain, p)
-    if rng.random() < 0.15:
+    if rng.random() < 0.15 and len(content.splitlines()[0]) > 6:
         content = content.splitlines()[0]
         text = rng.choice(("create {0} containing `{1}`", "write `{1}` into {0}", "add a file {0} that just says {1}"))
     else:

@@ -86,6 +86,13 @@ def _lc(text: str) -> str:
     return _words_apply(text, str.lower)
 
 
+_SNIPPETS = (
+    "\n```\nresult = client.fetch(timeout=30)\n```", "\n\nfor context I'm staring at `if not user or user.is_anonymous:`",
+    " (the line is `cache.set(key, value, ttl=ttl)`)", "\n```\nTypeError: 'NoneType' object is not subscriptable\n```",
+    "\n```js\nconst data = await res.json();\n```", " - it's around `for item in items:` somewhere",
+    "\n```\nexit status 1\n```", " (`err != nil` branch keeps firing)",
+)
+
 STYLES: dict[str, Callable[[random.Random, str], str]] = {
     "plain": lambda r, t: t,
     "terse": lambda r, t: _lc(_strip_end(_FILLER.sub("", t))).strip() or t,
@@ -117,7 +124,7 @@ STYLES: dict[str, Callable[[random.Random, str], str]] = {
     "verbose": lambda r, t: t + r.choice((
         " I'd like to understand this properly before I touch anything else.",
         " No rush, but it's on my list for today.",
-        " I tried to figure it out myself but the code is spread across a lot of places.",
+        " I tried to work it out myself and got confused.",
         " It's part of a bigger cleanup, so accuracy matters more than speed.")),
     "hedged": lambda r, t: r.choice(("Not sure this is the right approach, but ", "Maybe a dumb question: ",
                                      "I might be wrong here, but ", "Possibly overthinking this, ")) + t[0].lower() + t[1:],
@@ -139,6 +146,9 @@ STYLES: dict[str, Callable[[random.Random, str], str]] = {
     "question_mark_spam": lambda r, t: _strip_end(t) + r.choice(("??", "???", "?!")),
     "no_caps_run_on": lambda r, t: _lc(t).replace(". ", " and ").replace("? ", " also "),
     "markdown": lambda r, t: "**Task:** " + t,
+    "code_mixed": lambda r, t: t + r.choice(_SNIPPETS),
+    "multi_part": lambda r, t: r.choice(("two things. first: ", "1) ", "step one: ")) + _strip_end(t) + r.choice((
+        ". second, we'll update the changelog after", ". 2) then I'll open the PR myself", " - the rest can wait")),
 }
 
 # How often each style is used; plain writing stays the most common.

@@ -22,7 +22,7 @@ LAYERS = ("structural", "quality", "domain")
 
 MAX_QUERY_CHARS = 2000
 MAX_THOUGHT_WORDS = 30  # the contract allows 60; we train short thoughts because tokens are latency
-_PLACEHOLDER = re.compile(r"((?<![\w\\])\{\d+\}|\{\{\s*\w+\s*\}\}|<(path|file|symbol|query|insert)[^>]*>|\bTODO\b|lorem ipsum|\bfoo_placeholder\b|\x00)", re.I)
+_PLACEHOLDER = re.compile(r"((?<![\w\\)\]])\{\d+\}|\{\{\s*\w+\s*\}\}|<(path|file|symbol|query|insert)[^>]*>|\bTODO\b|lorem ipsum|\bfoo_placeholder\b|\x00)", re.I)
 _TEMPLATE_LEFTOVER = re.compile(r"(?<![\w\\])\{\d+\}|\x00")  # answers may legitimately say <file>
 _GENERIC_THOUGHTS = re.compile(
     r"^(i (will|'ll) (use|call) (the|a) tool\.?|calling (the )?tool\.?|using (the )?tool\.?|n/?a\.?|none\.?|"
@@ -51,6 +51,13 @@ class ValidationReport:
     def add(self, rejection: Rejection) -> None:
         self.rejected_by_layer[rejection.layer] += 1
         self.reasons[rejection.layer][rejection.reason] += 1
+
+    def merge(self, other: ValidationReport) -> None:
+        self.total += other.total
+        self.accepted += other.accepted
+        self.rejected_by_layer.update(other.rejected_by_layer)
+        for layer, counts in other.reasons.items():
+            self.reasons[layer].update(counts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
