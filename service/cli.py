@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.settings import SettingsError, load_settings
+from service.settings import SettingsError, load_settings, unknown_variables
 
 
 def _settings_or_exit(**overrides):
@@ -29,6 +29,8 @@ def serve(
     from service.shutdown import serve as serve_app
 
     settings = _settings_or_exit(host=host, port=port)
+    if unknown := unknown_variables():
+        typer.echo(f"warning: ignoring {', '.join(unknown)}: no such setting (a typo?)", err=True)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Graceful SIGTERM: /ready false, drain in-flight for ROUTER_SHUTDOWN_GRACE_SECONDS, exit 0.
     serve_app(create_app(settings), settings)

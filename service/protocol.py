@@ -50,6 +50,9 @@ class RouteMeta(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     forced_tokens: int
+    truncated: bool = Field(
+        description="The token budget ran out and the decision was closed early: valid, maybe cut short."
+    )
 
 
 class RouteResponse(BaseModel):

@@ -68,3 +68,6 @@ class Router:
         for phase in ("prefill", "decode"):
             if f"{phase}_ms" in g.timings:
                 m.engine_seconds.labels(phase=phase).observe(g.timings[f"{phase}_ms"] / 1e3)
+        if "grammar_compile_ms" in g.timings:
+            m.grammar_compile_seconds.observe(g.timings["grammar_compile_ms"] / 1e3)
+        m.adapter_requests.labels(adapter=self.engine.adapter_name or "base").inc()

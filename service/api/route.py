@@ -37,6 +37,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             prompt_tokens=g.prompt_tokens,
             completion_tokens=g.completion_tokens,
             forced_tokens=g.forced_tokens,
+            truncated=g.truncated,
         ),
     )
     if body.execute:

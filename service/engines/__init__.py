@@ -29,4 +29,12 @@ def create_engine(settings: Settings) -> Engine:
             n_ctx=settings.context_tokens,
             fast_forward=settings.fast_forward,
         )
-    raise ValueError(f"unknown engine {settings.engine!r}; choose one of: {DEFAULT_ENGINE}")
+    if settings.engine == "vllm":
+        from service.engines.vllm import VLLMEngine, load_vllm_settings
+
+        return VLLMEngine(load_vllm_settings())
+    if settings.engine == "remote":
+        from service.engines.remote import RemoteEngine, load_remote_settings
+
+        return RemoteEngine(load_remote_settings())
+    raise ValueError(f"unknown engine {settings.engine!r}; choose one of: llamacpp, vllm, remote")

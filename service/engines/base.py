@@ -46,6 +46,11 @@ class Generation:
     finish_reason: Literal["stop", "length"]
     forced_tokens: int = 0
     """Tokens the grammar forced (no choice for the model)."""
+    cached_tokens: int = 0
+    """Prompt tokens whose KV state was reused from the previous request (not recomputed)."""
+    truncated: bool = False
+    """The token budget ran low and the output was steered to close its strings and objects early:
+    valid, but possibly cut short (a rambling answer, a looping model)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Engine-side milliseconds by phase, e.g. {"prefill_ms": ..., "decode_ms": ...}."""
 

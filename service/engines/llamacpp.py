@@ -33,6 +33,11 @@ from service.engines.base import DeadlineExceeded, Engine, EngineError, Generati
 log = logging.getLogger(__name__)
 
 _GRAMMAR_CACHE_SIZE = 64
+# When this few tokens of the budget are left, prefer tokens that close strings and objects, so a
+# rambling or looping model still ends with a complete, valid document instead of a cut-off one.
+_CLOSING_RESERVE = 32
+# Tried in order: first close the open string, then the open objects and arrays.
+_CLOSERS = (('"', '"}', '"}}', '"}}}', '"]', '"]}'), ("}", "}}", "}}}", "]"))
 # JSON without free whitespace: every token the model spends is latency.
 _COMPACT_JSON = {"whitespace_flexible": False}
 
@@ -76,6 +81,7 @@ class LlamaCppEngine(Engine):
         self._bos_text = self._token_text(self._llm.token_bos())
         self._eos_text = self._token_text(self._eos)
         self._fast_forward = fast_forward
+        self._closers = [self._single_tokens(group) for group in _CLOSERS]
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._matchers: OrderedDict[str, Any] = OrderedDict()
@@ -116,9 +122,9 @@ class LlamaCppEngine(Engine):
         return self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True)
 
     def generate_sync(self, request: GenerationRequest) -> Generation:
-        prompt, matcher = self._prepare(request)
+        prompt, matcher, compile_ms = self._prepare(request)
         with self._lock:
-            return _drain(self._steps(prompt, matcher, request))
+            return _drain(self._steps(prompt, matcher, request, compile_ms))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
         """Text pieces as the decode loop makes them (whole UTF-8 characters only), then the Generation.
@@ -126,7 +132,7 @@ class LlamaCppEngine(Engine):
         A worker thread holds the model lock and feeds a queue; closing this iterator (a client that
         disconnects) stops the worker at its next step, so an abandoned request frees the model.
         """
-        prompt, matcher = await anyio.to_thread.run_sync(self._prepare, request)
+        prompt, matcher, compile_ms = await anyio.to_thread.run_sync(self._prepare, request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
@@ -141,7 +147,7 @@ class LlamaCppEngine(Engine):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             try:
                 with self._lock:
-                    steps = self._steps(prompt, matcher, request)
+                    steps = self._steps(prompt, matcher, request, compile_ms)
                     while not stop.is_set():
                         try:
                             tokens = next(steps)
@@ -171,17 +177,25 @@ class LlamaCppEngine(Engine):
 
     # --- internals ------------------------------------------------------------------------
 
+    def _single_tokens(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Token ids of those texts that are one token in this vocabulary."""
+        ids = [self._llm.tokenize(t.encode(), add_bos=False, special=False) for t in texts]
+        return np.array(sorted({i[0] for i in ids if len(i) == 1}), dtype=np.int64)
+
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
-    def _matcher_for(self, schema: dict[str, Any]):
-        """A fresh matcher for this schema; compiled grammars are cached and deep-copied."""
+    def _matcher_for(self, schema: dict[str, Any]) -> tuple[Any, float]:
+        """A fresh matcher for this schema, and the milliseconds spent compiling it (0 when cached).
+
+        Compiled grammars are cached and deep-copied."""
         from llguidance import LLMatcher
 
         key = json.dumps(schema, sort_keys=True)
         pristine = self._matchers.get(key)
+        started = time.perf_counter()
         if pristine is None:
             grammar = LLMatcher.grammar_from_json_schema(schema, defaults=_COMPACT_JSON)
             pristine = LLMatcher(self._tokenizer, grammar, log_level=0)
@@ -192,10 +206,13 @@ class LlamaCppEngine(Engine):
                 self._matchers.popitem(last=False)
         else:
             self._matchers.move_to_end(key)
-        return pristine.deep_copy()
+            return pristine.deep_copy(), 0.0
+        return pristine.deep_copy(), (time.perf_counter() - started) * 1e3
 
-    def _prefill(self, prompt: list[int]) -> None:
-        """Evaluate the prompt, reusing the KV cache up to the longest prefix shared with the last one."""
+    def _prefill(self, prompt: list[int]) -> int:
+        """Evaluate the prompt, reusing the KV cache up to the longest prefix shared with the last one.
+
+        Returns how many prompt tokens were reused."""
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
         shared = 0
@@ -206,7 +223,9 @@ class LlamaCppEngine(Engine):
             shared = min(len(cached), len(prompt))
         # Always evaluate at least the last prompt token: its logits choose the first output token.
         llm.n_tokens = min(shared, len(prompt) - 1)
-        llm.eval(prompt[llm.n_tokens :])
+        reused = llm.n_tokens
+        llm.eval(prompt[reused:])
+        return reused
 
     def _logits(self) -> np.ndarray:
         pointer = self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
@@ -226,7 +245,7 @@ class LlamaCppEngine(Engine):
         bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
         return bits[: self._n_vocab].astype(bool)
 
-    def _prepare(self, request: GenerationRequest) -> tuple[list[int], Any]:
+    def _prepare(self, request: GenerationRequest) -> tuple[list[int], Any, float]:
         """Check the request, tokenize the prompt and compile the grammar: every error before decoding."""
         if request.adapter not in (None, self.adapter_name):
             raise EngineError(f"adapter {request.adapter!r} is not loaded; loaded: {self.adapter_name!r}")
@@ -236,24 +255,26 @@ class LlamaCppEngine(Engine):
                 f"prompt of {len(prompt)} tokens plus max_tokens={request.max_tokens} exceeds the "
                 f"context window of {self._llm.n_ctx()} tokens"
             )
-        matcher = self._matcher_for(request.json_schema) if request.json_schema is not None else None
-        return prompt, matcher
+        if request.json_schema is None:
+            return prompt, None, 0.0
+        return prompt, *self._matcher_for(request.json_schema)
 
     def _steps(
-        self, prompt: list[int], matcher, request: GenerationRequest
+        self, prompt: list[int], matcher, request: GenerationRequest, compile_ms: float = 0.0
     ) -> Generator[list[int], None, Generation]:
         """The decode loop, one step at a time: yields the tokens each step adds (one sampled token,
         or a batch the grammar forced) and returns the Generation. Caller holds the model lock."""
         from llguidance.numpy import allocate_token_bitmask
 
         started = time.perf_counter()
-        self._prefill(prompt)
+        cached = self._prefill(prompt)
         prefilled = time.perf_counter()
         first_token: float | None = None
         bitmask = allocate_token_bitmask(1, self._n_vocab)
         output: list[int] = []
         forced = 0
         finish_reason = "length"
+        truncated = False
         while len(output) < request.max_tokens:
             if request.deadline is not None and time.monotonic() > request.deadline:
                 raise DeadlineExceeded(f"deadline passed after {len(output)} generated tokens")
@@ -274,6 +295,12 @@ class LlamaCppEngine(Engine):
                 if matcher.is_accepting() and allowed.sum() == int(allowed[self._eos]):
                     finish_reason = "stop"  # the grammar is complete and admits nothing but the end
                     break
+                if len(output) >= request.max_tokens - _CLOSING_RESERVE:
+                    closing = next((ids[allowed[ids]] for ids in self._closers if allowed[ids].any()), None)
+                    if closing is not None:
+                        allowed = np.zeros_like(allowed)
+                        allowed[closing] = True
+                        truncated = True
                 logits[~allowed] = -np.inf
             elif request.ignore_eos:
                 logits[self._eos] = -np.inf
@@ -292,6 +319,8 @@ class LlamaCppEngine(Engine):
         done = time.perf_counter()
         text = self._llm.detokenize(output).decode("utf-8", errors="replace")
         timings = {"prefill_ms": (prefilled - started) * 1e3, "decode_ms": (done - prefilled) * 1e3}
+        if compile_ms:
+            timings["grammar_compile_ms"] = compile_ms
         if first_token is not None:
             timings["first_token_ms"] = (first_token - started) * 1e3
         return Generation(
@@ -300,6 +329,8 @@ class LlamaCppEngine(Engine):
             completion_tokens=len(output),
             finish_reason=finish_reason,
             forced_tokens=forced,
+            truncated=truncated,
+            cached_tokens=cached,
             timings=timings,
         )
 
