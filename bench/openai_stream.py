@@ -15,19 +15,16 @@ import platform
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openai
 
-from contract import TOOLS
 from service.benchmark import load_queries
+from service.openai_protocol import router_tools
 from tests.conftest import start_server, stop_server
 
-ROUTER_TOOLS = [
-    {"type": "function", "function": {"name": n, "description": s.description, "parameters": s.parameters_schema()}}
-    for n, s in TOOLS.items()
-]
+ROUTER_TOOLS = router_tools()
 WEATHER = {
     "type": "function",
     "function": {
@@ -70,7 +67,8 @@ def main() -> None:
                 whole.append(time.perf_counter() - started)
                 tokens.append(reply.usage.completion_tokens)
                 started, first = time.perf_counter(), None
-                for chunk in client.chat.completions.create(model=model, messages=messages, stream=True, **extra):
+                stream = client.chat.completions.create(model=model, messages=messages, stream=True, **extra)
+                for chunk in stream:
                     delta = chunk.choices[0].delta if chunk.choices else None
                     if first is None and delta and (delta.content or delta.tool_calls or delta.model_extra):
                         first = time.perf_counter() - started
@@ -81,7 +79,7 @@ def main() -> None:
         stop_server(server)
     print(f"# /v1/chat/completions latency ({len(queries)} queries, median)\n")
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {args.threads} engine thread(s), "
-          f"load average {os.getloadavg()[0]:.1f}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+          f"load average {os.getloadavg()[0]:.1f}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
     print("Each streamed request follows the same request not streamed, so its prompt is in the KV cache:")
     print("its first-token time is mostly decode, not prefill.\n")
     print("| mode | first token ms (stream) | whole stream ms | not streamed ms | completion tokens |")

@@ -18,6 +18,7 @@ text and a tool call's arguments stream token by token.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -48,6 +49,8 @@ from service.openai_protocol import (
     Usage,
 )
 from service.state import ServiceState
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["router", "functions", "json", "text"]
 
@@ -241,11 +244,12 @@ class ChatService:
                 self._record(plan, generation, reply, stream=True)
                 if include_usage:
                     yield chunk.usage(_usage(generation))
-            except EngineError as error:
+            except Exception as error:  # noqa: BLE001 - the status line is sent: report it as an event
                 self.state.metrics.engine_errors.inc()
-                yield _sse(
-                    {"error": {"message": str(error), "type": "engine_error", "param": None, "code": None}}
-                )
+                if not isinstance(error, EngineError):
+                    log.warning("stream failed after its first piece: %s: %s", type(error).__name__, error)
+                kind, code = getattr(error, "type", "engine_error"), getattr(error, "code", None)
+                yield _sse({"error": {"message": str(error), "type": kind, "param": None, "code": code}})
             yield "data: [DONE]\n\n"
 
     def _record(self, plan: Plan, generation: Generation, reply: Reply, *, stream: bool) -> None:

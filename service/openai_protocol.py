@@ -14,6 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 
+def router_tools() -> list[dict[str, Any]]:
+    """Our four tools as OpenAI tool definitions (`tools=router_tools()` selects the router's grammar)."""
+    from contract import TOOLS
+
+    return [
+        {"type": "function", "function": {"name": name, "description": spec.description,
+                                          "parameters": spec.parameters_schema()}}
+        for name, spec in TOOLS.items()
+    ]
+
+
 class ChatRequestError(ValueError):
     """A chat request we cannot serve; leaves as an OpenAI error body with this status and param."""
 

@@ -18,14 +18,9 @@ from pydantic import BaseModel, Field
 
 from contract import TOOLS
 from service.chat import _partial_string
+from service.openai_protocol import router_tools
 
-ROUTER_TOOLS = [
-    {
-        "type": "function",
-        "function": {"name": n, "description": s.description, "parameters": s.parameters_schema()},
-    }
-    for n, s in TOOLS.items()
-]
+ROUTER_TOOLS = router_tools()
 WEATHER = {
     "type": "function",
     "function": {

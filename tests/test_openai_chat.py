@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.chat import Plan, _DeltaParser, closed, decision_schema, finish, functions_schema, schema_problem
-from service.engines import Engine, Generation, GenerationRequest
+from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.openai_protocol import NamedToolChoice, Tool
 
 
@@ -277,3 +277,29 @@ def test_models_list_adapters_with_their_parent_and_requests_select_them():
             assert engine.requests[-1].adapter == adapter
         missing = http.post("/v1/chat/completions", json={**body, "model": "other"})
         assert missing.status_code == 404 and "router-lora" in missing.json()["error"]["message"]
+
+
+class _FailingStreamEngine(_AdapterEngine):
+    async def stream(self, request: GenerationRequest):
+        yield '{"status":"complete","final_answer":"par'
+        raise EngineError("the backend went away")
+
+
+def test_a_failure_after_the_first_piece_is_an_error_event_then_done():
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import load_settings
+
+    with TestClient(create_app(load_settings(), engine=_FailingStreamEngine())) as http:
+        for _ in range(100):
+            if http.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        body = {"model": "base-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            assert response.status_code == 200
+            lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    assert '"content":"par"' in lines[1]
+    assert '"error"' in lines[-2] and "the backend went away" in lines[-2]
