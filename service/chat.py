@@ -191,7 +191,7 @@ class ChatService:
         plan = self.plan(request)
         try:
             generation = await self.state.engine.generate(plan.generation)
-            reply = finish(plan, generation.text, generation.finish_reason)
+            reply = finish(plan, generation)
         except EngineError:
             self.state.metrics.engine_errors.inc()
             raise
@@ -237,7 +237,7 @@ class ChatService:
                     item = await anext(pieces, None)
                 if generation is None:
                     raise EngineError("the engine's stream ended without its final result")
-                reply = finish(plan, generation.text, generation.finish_reason)
+                reply = finish(plan, generation)
                 for delta in parser.close(reply):
                     yield chunk.delta(delta)
                 yield chunk.delta({}, finish_reason=reply.finish_reason)
@@ -485,8 +485,17 @@ def _loads(text: str) -> Any:
 # --- output --------------------------------------------------------------------------------------
 
 
-def finish(plan: Plan, text: str, finish_reason: str) -> Reply:
-    """The finished output as a message: a tool call, or content. Cut-off output stays raw text."""
+def finish(plan: Plan, generation: Generation) -> Reply:
+    """The finished output as a message. An engine that steered the output closed as its token budget
+    ran out (`truncated`) gave valid but cut-short output: it is parsed, and reported as "length"."""
+    reply = _reply(plan, generation.text, generation.finish_reason)
+    if getattr(generation, "truncated", False):
+        reply.finish_reason = "length"
+    return reply
+
+
+def _reply(plan: Plan, text: str, finish_reason: str) -> Reply:
+    """The output as a message: a tool call, or content. Output cut off mid-document stays raw text."""
     if finish_reason == "length" or plan.mode in ("json", "text"):
         return Reply(text, "length" if finish_reason == "length" else "stop")
     if plan.mode == "router":

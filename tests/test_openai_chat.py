@@ -156,7 +156,7 @@ def test_stream_deltas_add_up_to_the_finished_reply(mode, text):
     """Fed one character at a time, the deltas spell exactly what the non-streamed reply holds."""
     parser = _DeltaParser(_plan(mode))
     deltas = [d for char in text for d in parser.feed(char)]
-    reply = finish(_plan(mode), text, "stop")
+    reply = finish(_plan(mode), Generation(text, 1, 1, "stop"))
     streamed = deltas[:]
     deltas += parser.close(reply)
     joined = {"content": "", "reasoning_content": "", "arguments": ""}
@@ -303,3 +303,11 @@ def test_a_failure_after_the_first_piece_is_an_error_event_then_done():
     assert lines[-1] == "data: [DONE]"
     assert '"content":"par"' in lines[1]
     assert '"error"' in lines[-2] and "the backend went away" in lines[-2]
+
+
+def test_output_steered_closed_at_the_token_budget_is_reported_as_length():
+    generation = Generation('{"status":"complete","final_answer":"a long answ"}', 10, 5, "stop")
+    assert finish(_plan("router"), generation).finish_reason == "stop"
+    generation.truncated = True  # set by engines that close the JSON early as the budget runs out
+    reply = finish(_plan("router"), generation)
+    assert (reply.content, reply.finish_reason) == ("a long answ", "length")
