@@ -65,12 +65,11 @@ class ToolsService:
             return None
         verdict = tools_policy.decide(query, decision.tool_use, auto_run=list(self.settings.tools_auto_run),
                                       auto_write=self.settings.tools_auto_write)
+        if verdict.code:
+            self.overrides.labels(reason=verdict.code).inc()
         if verdict.action == "skip":
-            self.overrides.labels(reason="not_auto_run").inc()
             return {"tool_name": decision.tool_use.tool_name, "ok": False, "skipped": True,
                     "output": "", "error": verdict.reason}
-        if verdict.overridden:
-            self.overrides.labels(reason="destructive").inc()
         observation = await self.execute(verdict.tool_use, source="route")
         if verdict.overridden:
             observation |= {"policy": verdict.reason,

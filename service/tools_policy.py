@@ -31,6 +31,8 @@ class PolicyVerdict:
     reason: str | None = None
     """Why the call was changed or skipped; None when it runs as decided."""
     overridden: bool = False
+    code: Literal["destructive", "not_auto_run", "write_not_allowed"] | None = None
+    """The metric label of a change or skip."""
 
 
 def looks_destructive(query: str, tool_use: object) -> str | None:
@@ -51,13 +53,14 @@ def decide(query: str, tool_use: object, *, auto_run: list[str], auto_write: boo
         question = f"This request looks destructive ({phrase!r}). Should I go ahead?"
         forced = AskHumanCall(tool_name="ask_human",
                               arguments=AskHumanArgs(question=question, context=query[:600]))
-        return PolicyVerdict("run", forced, f"destructive request ({phrase!r}): asking a human first", True)
+        return PolicyVerdict("run", forced, f"destructive request ({phrase!r}): asking a human first", True,
+                             "destructive")
     name = tool_use.tool_name
     if name not in auto_run:
         return PolicyVerdict("skip", tool_use, f"{name} is not in ROUTER_TOOLS_AUTO_RUN; "
-                             "run it explicitly with POST /v1/tools/execute")
+                             "run it explicitly with POST /v1/tools/execute", code="not_auto_run")
     if isinstance(tool_use, FileManagerCall) and isinstance(tool_use.arguments, (FileWrite, FilePatch)) \
             and not auto_write:
         return PolicyVerdict("skip", tool_use, "file_manager writes and patches need ROUTER_TOOLS_AUTO_WRITE=true; "
-                             "run it explicitly with POST /v1/tools/execute")
+                             "run it explicitly with POST /v1/tools/execute", code="write_not_allowed")
     return PolicyVerdict("run", tool_use)

@@ -135,6 +135,7 @@ def test_route_execute_does_not_write_without_the_setting(scratch: Path) -> None
         body = client.post("/route", json={"query": "create new.txt with an x", "execute": True}).json()
         assert body["observation"]["skipped"] and "ROUTER_TOOLS_AUTO_WRITE" in body["observation"]["error"]
         assert not (scratch / "new.txt").exists()
+        assert 'router_tools_policy_overrides_total{reason="write_not_allowed"} 1.0' in client.get("/metrics").text
     with client_for(scratch, FakeEngine(text=write), tools_auto_write=True) as client:
         body = client.post("/route", json={"query": "create new.txt with an x", "execute": True}).json()
         assert body["observation"]["ok"] and (scratch / "new.txt").read_text() == "x"

@@ -54,9 +54,15 @@ class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, max_tokens: int = 256,
-                 batch_size: int = 32):
+                 batch_size: int = 32, blas_threads: int = 1):
         from safetensors.numpy import load_file
+        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
+
+        # One BLAS thread: measured here (2 cores, busy), multi-threaded OpenBLAS took ~1 s per query
+        # embedding (threads spinning against the other load) against 35-90 ms single-threaded.
+        self.blas_threads = blas_threads
+        self._threadpools = ThreadpoolController()
 
         model_dir = Path(model_dir or default_model_dir())
         config = json.loads((model_dir / "config.json").read_text())
@@ -81,9 +87,10 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths: less padding
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            out[batch] = self._embed_batch([texts[i] for i in batch])
+        with self._threadpools.limit(limits=self.blas_threads, user_api="blas"):
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                out[batch] = self._embed_batch([texts[i] for i in batch])
         return out
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:

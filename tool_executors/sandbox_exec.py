@@ -143,7 +143,7 @@ class Sandbox:
         warning = None if self.bwrap else WEAK_ISOLATION_WARNING
         return SandboxResult(isolation=self.isolation, isolation_warning=warning, **fields)
 
-    def _command(self, python: str, code: str, workdir: str | None) -> list[str]:
+    def _command(self, python: str, code: str) -> list[str]:
         run = [python, "-I", "-B", "-c", code]
         if not self.bwrap:
             return run
@@ -197,7 +197,7 @@ class Sandbox:
         started = time.monotonic()
         try:
             process = subprocess.Popen(
-                self._command(python, code, workdir),
+                self._command(python, code),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 cwd=workdir or "/", env=env, start_new_session=True, close_fds=True,
                 preexec_fn=self._preexec(min(self.limits.cpu_seconds, int(timeout) + 1)),

@@ -155,6 +155,7 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._cache: tuple[int, list[tuple[str, int, int, str]], np.ndarray, object] | None = None
         self._version = 0
+        self._bm25 = None
         index_path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
@@ -270,7 +271,7 @@ class SearchIndex:
     def _bm25_scores(self, query: str, docs: list[str]) -> np.ndarray:
         import bm25s
 
-        if getattr(self, "_bm25", None) is None:
+        if self._bm25 is None:
             self._bm25 = bm25s.BM25()
             self._bm25.index([code_tokens(d) or ["<empty>"] for d in docs], show_progress=False)
         tokens = [t for t in code_tokens(query) if t in self._bm25.vocab_dict] if docs else []
@@ -280,6 +281,10 @@ class SearchIndex:
 
     def search(self, query: str, mode: str, file_pattern: str | None, k: int = 10) -> list[Ranked]:
         """Top `k` chunks for `mode` "semantic" (cosine) or "hybrid" (BM25 + cosine, reciprocal rank fusion)."""
+        with self._lock:
+            return self._search(query, mode, file_pattern, k)
+
+    def _search(self, query: str, mode: str, file_pattern: str | None, k: int) -> list[Ranked]:
         _version, meta, matrix, docs = self._load()
         if not meta:
             return []
