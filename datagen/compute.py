@@ -313,7 +313,7 @@ _EXPRS = (
     "int(-2.7)", "list(range(10, 0, -3))", "{1, True, 1.0}", "'%.2f' % 2.675", "[[0] * 2] * 2",
     "'abc'[::-1]", "max([], default=None)", "' x '.strip() or 'empty'", "dict.fromkeys('aab')",
     "[i for i in range(5) if i % 2]", "'{:>8}'.format('id')", "2 ** 64 - 1", "1e16 + 1 == 1e16",
-    "tuple('abc') + ('d',)", "any([]), all([])", "'10' < '9'", "list(zip([1, 2, 3], 'ab'))",
+    "tuple('abc') + ('d',)", "(any([]), all([]))", "'10' < '9'", "list(zip([1, 2, 3], 'ab'))",
     "float('nan') == float('nan')", "(-1) % 5", "sum([0.1] * 10)", "str(None)", "[] is []",
 )
 
@@ -515,6 +515,53 @@ def cron_next(rng: random.Random) -> ComputeTask:
     code = (f"now = {hh} * 60 + {mm}\nnxt = -(-now // {every}) * {every}\n"
             "print(f'{nxt // 60 % 24:02d}:{nxt % 60:02d}')")
     return ComputeTask("cron_next", text, [str(every), f"{hh:02d}:{mm:02d}"], code, "schedule arithmetic")
+
+
+@family
+def arithmetic(rng: random.Random) -> ComputeTask:
+    a, b, c = rng.randint(2, 999), rng.randint(2, 99), rng.randint(1, 500)
+    expr = rng.choice((f"{a} * {b} + {c}", f"({a} + {c}) / {b}", f"{a} ** 3 - {c}", f"{a} * {b} * {c}",
+                       f"{a} % {b}", f"({a} - {c}) * {b} / 7", f"2 ** {b % 70} - 1"))
+    text = rng.choice(("what is {0}?", "calc {0}", "{0} = ?", "quick math: {0}", "evaluate {0} for me"))
+    return ComputeTask("arithmetic", text, [expr], f"print({expr})", "exact arithmetic")
+
+
+@family
+def list_median(rng: random.Random) -> ComputeTask:
+    xs = [rng.randint(-20, 200) for _ in range(rng.randint(4, 9))]
+    what = rng.choice(("median", "mean", "max and min", "sum", "mode"))
+    text = rng.choice(("sort {0} and print the {1}", "given {0}, what's the {1}?", "{1} of {0}?", "take {0}, sort it, {1} please"))
+    code = (f"import statistics\nxs = sorted({xs})\nprint('sorted', xs)\n"
+            "print('median', statistics.median(xs), 'mean', round(statistics.mean(xs), 3), 'sum', sum(xs), 'min', xs[0], 'max', xs[-1], 'mode', statistics.mode(xs))")
+    return ComputeTask("list_median", text, [str(xs), what], code, "sorting and summarising a list")
+
+
+_BENCHES = (
+    ("list comprehension vs map for squaring {n} numbers", "[x * x for x in range({n})]", "list(map(lambda x: x * x, range({n})))"),
+    ("str.join vs += for concatenating {n} short strings", "''.join(str(i) for i in range({n}))",
+     "s = ''\nfor i in range({n}):\n    s += str(i)"),
+    ("membership test in a set vs a list of {n} items", "{n} - 1 in set_", "{n} - 1 in list_"),
+    ("sorted() vs heapq.nsmallest(10) on {n} random floats", "sorted(data)[:10]", "heapq.nsmallest(10, data)"),
+    ("dict.get vs try/except KeyError over {n} lookups", "[d.get(i) for i in range({n})]",
+     "out = []\nfor i in range({n}):\n    try:\n        out.append(d[i])\n    except KeyError:\n        out.append(None)"),
+)
+
+
+@family
+def micro_benchmark(rng: random.Random) -> ComputeTask:
+    title, a, b = rng.choice(_BENCHES)
+    n = rng.choice((1000, 10000, 100000))
+    title = title.format(n=f"{n:,}" if rng.random() < 0.5 else f"1e{len(str(n)) - 1}")
+    text = rng.choice(("run a quick benchmark comparing {0}", "which is faster: {0}?", "benchmark {0} for me",
+                       "measure {0} with timeit"))
+    setup = (f"import heapq, random\nrandom.seed(0)\ndata = [random.random() for _ in range({n})]\n"
+             f"list_ = list(range({n}))\nset_ = set(list_)\nd = dict.fromkeys(range(0, {n}, 2), 1)")
+    code = ("import timeit\n"
+            f"setup = {setup!r}\n"
+            f"a = timeit.timeit({a.format(n=n)!r}, setup=setup, number=5)\n"
+            f"b = timeit.timeit({b.format(n=n)!r}, setup=setup, number=5)\n"
+            "print(f'first: {a / 5 * 1000:.3f} ms/run, second: {b / 5 * 1000:.3f} ms/run, ratio {b / a:.2f}x')")
+    return ComputeTask("micro_benchmark", text, [title], code, "timings have to be measured, not guessed")
 
 
 def compose_compute(rng: random.Random) -> ComputeTask:

@@ -57,6 +57,7 @@ _SYMBOL_ASKS = (
     "locate {0} in the repo", "which module exports {0}?", "find every call site of {0}",
     "where's {0} implemented", "search the code for {0}", "{0} - where does that live?", "where do we import {0} from",
     "can you find {0} for me", "track down {0}", "what file has {0} in it",
+    "find every place we call {0}( in the repo", "who is calling {0}( these days?", "list the callers of {0}",
 )
 _LITERAL_ASKS = (
     "where does this error come from: {0}", "getting {0} - where is that raised?", "grep the codebase for {0}",
@@ -121,6 +122,13 @@ def search(rng: random.Random, domain: Domain) -> Draft:
                 svc=rng.choice(domain.services).lower()), ""))
         args = {"query": sym, "mode": "exact"}
         return Draft("search", "exact_symbol", text, [sym], _running("search_symbol", sym, "codebase_search", args, rng))
+    if roll < 0.25:  # markers left in code: a literal, usually scoped
+        marker = rng.choice(("TODO", "FIXME", "HACK", "XXX", "@deprecated", "# type: ignore", "noqa", "console.log"))
+        phrase, glob = rng.choice(lang.glob_phrases)
+        text = rng.choice(("search for {0} comments {1}", "find all {0} markers {1}", "list the {0}s {1}",
+                           "how many {0} are left {1}?", "grep {0} {1}"))
+        args = {"query": marker, "mode": "hybrid", "file_pattern": glob}
+        return Draft("search", "hybrid_scoped", text, [marker, phrase], _running("search_scoped", glob, "codebase_search", args, rng))
     if roll < 0.32:  # a pasted error message
         err = rng.choice(domain.errors)
         text = rng.choice(_LITERAL_ASKS).replace("{0}", _tick(rng, 0) if "\n" not in err else "{0}")
@@ -272,6 +280,10 @@ def _patch_pair(rng: random.Random, domain: Domain, lang: S.Lang) -> tuple[str, 
         }.get(lang.name, ((f"{a}", f"{b}"),))
         old, new = rng.choice(pairs)
         return p, old, new
+    if choice == 7 and lang.name == "Python" and rng.random() < 0.5:  # a signature change
+        fn = S.symbol(rng, domain, lang, kind="func")
+        old_arg, new_arg = rng.choice((("s", "text"), ("d", "data"), ("x", "value"), ("cfg", "config"), ("n", "limit")))
+        return p, f"def {fn}({old_arg})", f"def {fn}({new_arg})"
     if choice == 7:  # user-facing message
         old = rng.choice((f"Invalid {entity}", f"{entity.capitalize()} not found", f"Could not save {entity}",
                           f"Failed to load {entity}"))
@@ -339,7 +351,39 @@ _WRITE_ASKS = (
 )
 
 
+def _described_write(rng: random.Random, domain: Domain) -> tuple[str, str, str]:
+    """(request with {0} for the path, path, content) where the request describes the content in words."""
+    svc = rng.choice(domain.services).lower()
+    name = svc.capitalize()
+    v = f"{rng.randint(1, 5)}.{rng.randint(0, 12)}"
+    pkgs = rng.sample(("requests", "pydantic", "httpx", "fastapi", "numpy", "pandas", "rich", "typer", "sqlalchemy"), 3)
+    ignores = rng.sample(("node_modules", ".env", "dist", ".venv", "__pycache__", "coverage", "*.log"), 2)
+    choice = rng.randrange(8)
+    if choice == 0:
+        return "create {0} with a heading for version " + v, rng.choice(("CHANGELOG.md", "docs/CHANGELOG.md")), f"# Changelog\n\n## {v}\n"
+    if choice == 1:
+        return "add an empty {0}", f"src/{svc}/__init__.py", ""
+    if choice == 2:
+        return f"create {{0}} that ignores {ignores[0]} and {ignores[1]}", ".gitignore", "\n".join(ignores) + "\n"
+    if choice == 3:
+        return f"make a {{0}} titled {name}", rng.choice(("README.md", f"docs/{svc}.md")), f"# {name}\n"
+    if choice == 4:
+        return f"write a {{0}} listing {pkgs[0]}, {pkgs[1]} and {pkgs[2]}", "requirements.txt", "\n".join(pkgs) + "\n"
+    if choice == 5:
+        return "write a hello world python script to {0}", f"scripts/hello_{svc}.py", 'print("Hello, world!")\n'
+    if choice == 6:
+        ver = rng.choice(("18", "20", "22"))
+        return f"pin node {ver} in {{0}}", ".nvmrc", ver + "\n"
+    ver = rng.choice(("3.10", "3.11", "3.12", "3.13"))
+    return f"set the python version to {ver} in {{0}}", ".python-version", ver + "\n"
+
+
 def file_write(rng: random.Random, domain: Domain) -> Draft:
+    if rng.random() < 0.3:
+        text, p, content = _described_write(rng, domain)
+        args = {"operation": "write", "path": p, "content": content}
+        return Draft("modify", "write_described", text.replace("{0}", _tick(rng, 0)), [p],
+                     _running("file_write_described", p.rsplit("/", 1)[-1], "file_manager", args, rng))
     svc = rng.choice(domain.services).lower()
     p = rng.choice(_WRITE_PATHS).format(svc=svc)
     content = _write_content(rng, domain, p)
@@ -397,6 +441,8 @@ _DESTRUCTIVE = (
     ("flush the redis cache in production", "Flushing the production cache will spike load on the databases. Should I proceed, and at what time?", "flushing a production cache"),
     ("kubectl delete namespace {ns}", "Deleting namespace `{ns}` removes every workload, secret and volume claim in it. Is that really what you want?", "deleting a namespace"),
     ("terraform destroy the {env} environment", "`terraform destroy` on {env} deletes all of its infrastructure. Is that the right environment, and is the state backed up?", "destroying infrastructure"),
+    ("delete all files in {dir}", "Delete everything in `{dir}`? Files there can't be recovered. Is it all safe to lose?", "bulk deletion"),
+    ("wipe {dir} clean", "Remove all contents of `{dir}`? This can't be undone. Should I go ahead?", "bulk deletion"),
     ("rm -rf {dir}", "Delete `{dir}` recursively? Files there can't be recovered. Is everything in it safe to lose?", "recursive deletion"),
     ("delete {file}", "Delete `{file}`? I can't undo a file deletion. Should I remove it, or move it aside instead?", "deleting a file"),
     ("purge the {queue} queue", "Purging `{queue}` drops every pending message. Are those messages safe to lose?", "purging a queue"),

@@ -422,6 +422,29 @@ TOPICS: tuple[Topic, ...] = (
       "Semantic elements (button, nav, main, label) give assistive technology the structure and behaviour for free. Use real buttons instead of clickable divs, label every input, keep keyboard focus visible and provide alt text."),
 )
 
+TOPICS += (
+    T("http 418", ("what does HTTP status 418 mean", "is 418 I'm a teapot a real status code"),
+      "418 I'm a teapot comes from an April Fools' RFC (2324, the Hyper Text Coffee Pot Control Protocol). It isn't meant for real APIs, though some servers return it as a joke or to refuse bots; use 4xx codes like 400 or 403 for real errors."),
+    T("http 404 vs 410", ("404 vs 410", "when should an API return 410 Gone"),
+      "404 Not Found says nothing exists at that URL right now (and may later); 410 Gone says it existed and was removed on purpose, so clients and crawlers can drop it."),
+    T("http 301 vs 302", ("301 vs 302 redirect", "permanent vs temporary redirect status codes"),
+      "301 Moved Permanently tells clients and search engines to use the new URL from now on and can be cached; 302 Found is temporary. 308 and 307 are the same pair but guarantee the method and body aren't changed."),
+    T("http 409 vs 422", ("409 vs 422 status code", "which status for a validation error in a REST API"),
+      "422 Unprocessable Content fits a well-formed request whose fields fail validation; 409 Conflict fits a request that clashes with the resource's current state, such as a duplicate unique key or a stale version. Plain 400 is the generic fallback."),
+    T("http 500 vs 503", ("500 vs 503", "when to return 503 Service Unavailable"),
+      "500 Internal Server Error means an unexpected failure in the server's code; 503 Service Unavailable means the server is temporarily unable to handle requests (overload, maintenance) and may send Retry-After. Clients retry 503 more readily."),
+    T("http 204", ("what is HTTP 204 No Content for", "should DELETE return 204 or 200"),
+      "204 No Content means success with no response body, a common answer to DELETE or to a PUT that returns nothing. Return 200 with a body if the client needs the result."),
+    T("b-tree vs hash index", ("when should I use a B-tree index vs a hash index", "hash index vs btree"),
+      "A hash index only answers equality lookups, in O(1) on average; a B-tree keeps keys sorted, so it also serves ranges, prefixes, ORDER BY and min/max. B-tree is the default for good reason; use hash only for pure equality on large keys where your database supports it well."),
+    T("python generator expression vs list comprehension", ("generator expression vs list comprehension", "when to use parentheses instead of brackets in a comprehension"),
+      "A list comprehension [f(x) for x in xs] builds the whole list in memory at once; a generator expression (f(x) for x in xs) yields items lazily, using constant memory, but can be consumed only once. Pass generators straight to sum(), any() or join()."),
+    T("python __name__ main", ("what does if __name__ == '__main__' do", "why do python scripts check __name__"),
+      "__name__ is '__main__' only when the file is run directly, not when it's imported. Guarding the script's entry code with that check lets the module be imported (by tests, other modules) without running it."),
+    T("python *args **kwargs", ("what are *args and **kwargs", "how do *args and **kwargs work"),
+      "*args collects extra positional arguments into a tuple and **kwargs collects extra keyword arguments into a dict. At a call site, *seq and **mapping do the reverse, unpacking them into arguments."),
+)
+
 # Requests that need no tool and no knowledge lookup: social turns and questions about the router.
 SMALL_TALK: tuple[tuple[tuple[str, ...], str], ...] = (
     (("thanks, that fixed it!", "perfect, thank you", "awesome, works now", "cheers, that did it"),

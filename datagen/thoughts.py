@@ -64,6 +64,11 @@ BANK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "this creates a file at a given path", "nothing needs to be looked up first"),
         ("write exactly what was given", "write the file", "a direct write is appropriate", "write it with the given content verbatim",
          "create it with file_manager")),
+    "file_write_described": (
+        ("the path is given and the content is simple enough to write", "{s} is named and its content is described",
+         "the request spells out what {s} should contain", "a small file at a given path is requested"),
+        ("write it directly", "create it with file_manager", "write the file with that content",
+         "a direct write is enough")),
     "file_patch": (
         ("the replacement for {s} is spelled out", "a precise before/after edit in {s} is requested", "the path plus exact before and after strings are given", "it's a single targeted replacement in {s}",
          "the old and new text are both spelled out", "only one snippet of {s} changes"),

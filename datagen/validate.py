@@ -22,7 +22,7 @@ LAYERS = ("structural", "quality", "domain")
 
 MAX_QUERY_CHARS = 2000
 MAX_THOUGHT_WORDS = 30  # the contract allows 60; we train short thoughts because tokens are latency
-_PLACEHOLDER = re.compile(r"((?<![\w\\)\]])\{\d+\}|\{\{\s*\w+\s*\}\}|<(path|file|symbol|query|insert)[^>]*>|\bTODO\b|lorem ipsum|\bfoo_placeholder\b|\x00)", re.I)
+_PLACEHOLDER = re.compile(r"((?<![\w\\)\]])\{\d+\}|\{\{\s*\w+\s*\}\}|<(path|file|symbol|query|insert)[^>]*>|lorem ipsum|\bfoo_placeholder\b|\x00)", re.I)
 _TEMPLATE_LEFTOVER = re.compile(r"(?<![\w\\])\{\d+\}|\x00")  # answers may legitimately say <file>
 _GENERIC_THOUGHTS = re.compile(
     r"^(i (will|'ll) (use|call) (the|a) tool\.?|calling (the )?tool\.?|using (the )?tool\.?|n/?a\.?|none\.?|"
@@ -117,7 +117,7 @@ def quality(example: TrainingExample) -> str | None:
         return f"thought longer than {MAX_THOUGHT_WORDS} words"
     if _GENERIC_THOUGHTS.match(thought.strip()):
         return "generic thought"
-    if _PLACEHOLDER.search(thought):
+    if _PLACEHOLDER.search(thought) or "TODO" in thought:
         return "placeholder left in thought"
     if parrots(thought, query):
         return "thought parrots the query"
