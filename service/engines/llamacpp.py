@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -73,7 +74,11 @@ class LlamaCppEngine(Engine):
         self._n_vocab = self._llm.n_vocab()
         self._eos = self._llm.token_eos()
         vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
-        self._tokenizer = lltokenizer_from_vocab(vocab)
+        with warnings.catch_warnings():
+            # llguidance's helper calls llama_token_get_attr, which llama-cpp-python deprecates with a
+            # warning per vocabulary entry (49k here): not ours to fix, and nothing changes for us.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._tokenizer = lltokenizer_from_vocab(vocab)
         metadata = self._llm.metadata
         self._chat_template = metadata.get("tokenizer.chat_template")
         if not self._chat_template:
