@@ -1,0 +1,22 @@
+"""The issue's load check: 32 concurrent clients for 20 s against a real `router serve` on the default model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.load_test import main as load_test
+
+
+@pytest.mark.slow
+def test_32_clients_for_20_seconds_get_only_200_429_503_and_the_server_stays_ready(tmp_path):
+    out = tmp_path / "load.json"
+    exit_code = load_test(["--clients", "32", "--duration", "20", "--out", str(out), "--log", str(tmp_path / "server.log")])
+    report = json.loads(out.read_text())
+    assert set(report["statuses"]) <= {"200", "429", "503"}, report["statuses"]
+    assert report["statuses"].get("200", 0) > 0
+    assert report["transport_errors"] == {}
+    assert report["ready_after"] is True
+    assert report["exit_code"] == 0
+    assert exit_code == 0, report["failures"]
