@@ -53,7 +53,7 @@ class ComposeReport:
 
 
 # Styles that only make sense for some intents (a code snippet next to a unit conversion reads oddly).
-ONLY_FOR = {"code_mixed": ("search", "escalate"), "multi_part": ("search", "modify", "compute")}
+ONLY_FOR = {"code_mixed": ("search",), "multi_part": ("search", "modify", "compute")}
 
 
 def render(rng: random.Random, draft: Draft) -> tuple[str, str, str]:

@@ -337,7 +337,7 @@ def string_stats(rng: random.Random) -> ComputeTask:
     code = (f"s = {s!r}\nfrom collections import Counter\n"
             "print('chars', len(s), 'bytes', len(s.encode()), 'words', len(s.split()))\n"
             "print('vowels', sum(c in 'aeiouAEIOU' for c in s), Counter(s.replace(' ', '')).most_common(5))")
-    return ComputeTask("string_stats", text, [s, what], code, "counting precisely")
+    return ComputeTask("string_stats", text, [s, what], code, "precise character and word counts")
 
 
 @family

@@ -400,7 +400,7 @@ def file_write(rng: random.Random, domain: Domain) -> Draft:
 
 # --- compute, direct, escalate ---------------------------------------------------------------
 
-_CLAUSE_WORDS = {"is", "gives", "shows", "needs", "beats", "cannot", "verified"}
+_CLAUSE_WORDS = {"is", "gives", "shows", "needs", "need", "have", "beats", "cannot", "verified"}
 
 
 def compute(rng: random.Random, domain: Domain) -> Draft:
