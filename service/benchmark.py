@@ -2,7 +2,9 @@
 
 The floor is what the same engine needs to generate the same number of tokens from the same prompt
 without a grammar (and without fast-forward): the cost of the tokens themselves. Both are measured in
-one run, interleaved per query, so machine noise hits both alike; the ratio is the figure to compare.
+one run, alternating a pass of routes with a pass of floors over the same queries in the same order, so
+each request finds the same KV cache (the previous request's prompt: the system turn is shared, the
+user turn is not) and machine noise hits both alike; the ratio is the figure to compare.
 """
 
 from __future__ import annotations
@@ -114,8 +116,10 @@ def run_benchmark(settings: Settings, *, url: str | None = None, repeats: int = 
         await engine.warm_up()
         async with httpx.AsyncClient(base_url=url or "http://unused", timeout=120) as http:
             for _ in range(repeats):
-                for query in queries:
-                    report.samples.append(await _one(query, router, engine, http if url else None))
+                routed = [await _route(query, router, http if url else None) for query in queries]
+                for query, (route_ms, tokens, forced, tool) in zip(queries, routed):
+                    floor_ms = await _floor(query, tokens, engine)
+                    report.samples.append(Sample(query, route_ms, floor_ms, tokens, forced, tool))
 
     try:
         asyncio.run(run())
@@ -124,23 +128,27 @@ def run_benchmark(settings: Settings, *, url: str | None = None, repeats: int = 
     return report
 
 
-async def _one(query: str, router: Router, engine, http: httpx.AsyncClient | None) -> Sample:
+async def _route(query: str, router: Router, http: httpx.AsyncClient | None) -> tuple[float, int, int, str]:
+    """One /route, in-process or over HTTP: (milliseconds, tokens, forced tokens, tool or "complete")."""
     started = time.perf_counter()
     if http is None:
         result = await router.route(query)
-        route_ms = (time.perf_counter() - started) * 1e3
+        elapsed = (time.perf_counter() - started) * 1e3
         decision = result.decision.model_dump(exclude_none=True)
         tokens, forced = result.generation.completion_tokens, result.generation.forced_tokens
     else:
         response = await http.post("/route", json={"query": query})
         response.raise_for_status()
-        route_ms = (time.perf_counter() - started) * 1e3
+        elapsed = (time.perf_counter() - started) * 1e3
         decision = response.json()
         tokens, forced = decision["meta"]["completion_tokens"], decision["meta"]["forced_tokens"]
+    return elapsed, tokens, forced, decision.get("tool_use", {}).get("tool_name", "complete")
+
+
+async def _floor(query: str, tokens: int, engine) -> float:
+    """Plain generation of exactly `tokens` tokens from the same prompt, no grammar: milliseconds."""
     started = time.perf_counter()
     await engine.generate(
         GenerationRequest(build_messages(query), json_schema=None, max_tokens=tokens, ignore_eos=True)
     )
-    floor_ms = (time.perf_counter() - started) * 1e3
-    tool = decision.get("tool_use", {}).get("tool_name", "complete")
-    return Sample(query, route_ms, floor_ms, tokens, forced, tool)
+    return (time.perf_counter() - started) * 1e3
