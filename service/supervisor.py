@@ -113,12 +113,20 @@ class EngineSupervisor(Engine):
         return replace(request, deadline=min(deadline, now + self.max_timeout))
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        engine, request, ticket = await self._admit(request)
-        task = asyncio.ensure_future(engine.generate(request))
-        return await self._watch(task, engine, request.deadline, ticket, release_when_done=True)
+        asked = self._asked_for_deadline(request)
+        try:
+            engine, request, ticket = await self._admit(request)
+            task = asyncio.ensure_future(engine.generate(request))
+            return await self._watch(task, engine, request.deadline, ticket, release_when_done=True)
+        except DeadlineExceeded as error:
+            raise self._timed_out(error, asked) from None
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
-        engine, request, ticket = await self._admit(request)
+        asked = self._asked_for_deadline(request)
+        try:
+            engine, request, ticket = await self._admit(request)
+        except DeadlineExceeded as error:
+            raise self._timed_out(error, asked) from None
         pieces = engine.stream(request).__aiter__()
         task = None
         try:
@@ -128,6 +136,8 @@ class EngineSupervisor(Engine):
                     piece = await self._watch(task, engine, request.deadline, ticket, release_when_done=False)
                 except StopAsyncIteration:
                     return
+                except DeadlineExceeded as error:
+                    raise self._timed_out(error, asked) from None
                 yield piece
         finally:
             ticket.release()
@@ -138,6 +148,24 @@ class EngineSupervisor(Engine):
                     await pieces.aclose()
                 except RuntimeError:  # a step is still running in the engine (the client left mid-step)
                     pass
+
+    @staticmethod
+    def _asked_for_deadline(request: GenerationRequest) -> bool:
+        return request.deadline is not None or request_deadline.get() is not None
+
+    def _timed_out(self, error: DeadlineExceeded, asked: bool) -> Exception:
+        """A deadline the client asked for is a 504; the server's own default running out is overload: 503."""
+        if asked:
+            return error
+        return Rejection(
+            503,
+            f"the request did not finish within the server's default timeout of {self.default_timeout:g}s "
+            f"(ROUTER_REQUEST_TIMEOUT_SECONDS; {error}): the server is overloaded or the request is long; retry "
+            "later, or ask for more time with the X-Request-Timeout header",
+            "service_unavailable",
+            code="server_timeout",
+            retry_after=self.admission.estimated_wait(),
+        )
 
     async def _admit(self, request: GenerationRequest) -> tuple[Engine, GenerationRequest, Ticket]:
         self._check_healthy()

@@ -151,6 +151,21 @@ def test_a_slow_engine_is_stopped_at_the_deadline():
     asyncio.run(run())
 
 
+def test_the_servers_own_default_deadline_running_out_is_overload_503_not_504():
+    async def run():
+        supervisor = _supervisor(FakeEngine(delay=5.0), default_timeout=0.1)
+        with pytest.raises(Rejection) as caught:
+            await supervisor.generate(_request())
+        assert caught.value.status == 503 and caught.value.code == "server_timeout"
+        assert "ROUTER_REQUEST_TIMEOUT_SECONDS" in caught.value.message and "Retry-After" in caught.value.headers
+        with pytest.raises(Rejection) as streamed:
+            async for _ in supervisor.stream(_request()):
+                pass
+        assert streamed.value.code == "server_timeout"
+
+    asyncio.run(run())
+
+
 def test_engine_failures_answer_503_then_the_watchdog_reloads_it():
     async def run():
         health: list = []

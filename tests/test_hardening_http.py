@@ -184,6 +184,19 @@ def test_a_request_past_its_deadline_is_cancelled_and_answered_504():
     _run(run)
 
 
+def test_the_default_deadline_sheds_load_with_503():
+    async def run():
+        engine = FakeEngine(delay=3.0)
+        async with await started(_app(engine, request_timeout_seconds=0.2)) as client:
+            answer = await client.post("/route", json=QUERY)
+            assert "ROUTER_REQUEST_TIMEOUT_SECONDS" in _error(answer, 503, "server_timeout")["message"]
+            assert int(answer.headers["Retry-After"]) >= 1
+            asked = await client.post("/route", json=QUERY, headers={"X-Request-Timeout": "0.2"})
+            _error(asked, 504, "deadline_exceeded")
+
+    _run(run)
+
+
 def test_a_hung_engine_turns_ready_false_and_is_reloaded_without_restart():
     async def run():
         hung = FaultyEngine(FakeEngine(), hang=1)

@@ -14,6 +14,7 @@ def test_32_clients_for_20_seconds_get_only_200_429_503_and_the_server_stays_rea
     out = tmp_path / "load.json"
     exit_code = load_test(["--clients", "32", "--duration", "20", "--out", str(out), "--log", str(tmp_path / "server.log")])
     report = json.loads(out.read_text())
+    print(json.dumps(report, indent=1))  # shown when the test fails
     assert set(report["statuses"]) <= {"200", "429", "503"}, report["statuses"]
     assert report["statuses"].get("200", 0) > 0
     assert report["transport_errors"] == {}
