@@ -48,6 +48,11 @@ class Metrics:
         self.engine_errors = Counter(
             "router_engine_errors_total", "Requests the engine failed to answer validly.", registry=r
         )
+        self.low_confidence_overrides = Counter(
+            "router_low_confidence_overrides_total",
+            "Decisions replaced by ask_human because the model's confidence was below the threshold.",
+            registry=r,
+        )
         self.ready = Gauge("router_ready", "1 when the model is loaded and warmed up.", registry=r)
         # /v1/chat/completions (issue 5)
         self.chat_completions = Counter(

@@ -50,6 +50,13 @@ class RouteMeta(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     forced_tokens: int
+    confidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="The model's probability for each choice it made (status, tool_name, mode, operation).",
+    )
+    low_confidence: bool = Field(
+        default=False, description="The choice fell below ROUTER_CONFIDENCE_THRESHOLD and became ask_human."
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from contract import build_messages, grammar_json_schema, parse_decision
+from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.decision import CompleteDecision, RunningDecision
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
+
+
+# The decision's branching points: the model's probability for each choice becomes meta.confidence.
+CONFIDENCE_KEYS = ("status", "tool_name", "mode", "operation")
 
 
 @dataclass
@@ -18,15 +22,20 @@ class RouteResult:
     decision: RunningDecision | CompleteDecision
     generation: Generation
     latency_ms: float
+    low_confidence: bool = False
+    """The model's own choice fell below the confidence threshold and was replaced by ask_human."""
 
 
 class Router:
     """Builds the prompt, constrains the engine with the decision grammar, validates the output."""
 
-    def __init__(self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0
+    ) -> None:
         self.engine = engine
         self.max_tokens = max_tokens
         self.metrics = metrics
+        self.confidence_threshold = confidence_threshold
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
@@ -34,6 +43,7 @@ class Router:
             messages=build_messages(query, context),
             json_schema=grammar_json_schema(reasoning=reasoning),
             max_tokens=self.max_tokens,
+            confidence_keys=CONFIDENCE_KEYS,
         )
         try:
             generation = await self.engine.generate(request)
@@ -42,7 +52,10 @@ class Router:
             if self.metrics:
                 self.metrics.engine_errors.inc()
             raise
-        result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3)
+        low = min(generation.confidence.values(), default=1.0) < self.confidence_threshold
+        if low:
+            decision = _ask_to_clarify(query, decision, generation.confidence, reasoning)
+        result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3, low)
         if self.metrics:
             self._record(result)
         return result
@@ -71,3 +84,24 @@ class Router:
         if "grammar_compile_ms" in g.timings:
             m.grammar_compile_seconds.observe(g.timings["grammar_compile_ms"] / 1e3)
         m.adapter_requests.labels(adapter=self.engine.adapter_name or "base").inc()
+        if result.low_confidence:
+            m.low_confidence_overrides.inc()
+
+
+def _ask_to_clarify(
+    query: str, proposed: RunningDecision | CompleteDecision, confidence: dict[str, float], reasoning: bool
+) -> RunningDecision:
+    """Replace a low-confidence decision with a question to the user, saying what was proposed."""
+    choice = proposed.tool_use.tool_name if isinstance(proposed, RunningDecision) else "a direct answer"
+    scores = ", ".join(f"{key} {p:.2f}" for key, p in confidence.items())
+    return RunningDecision(
+        status="running",
+        thought="The model is unsure how to handle this request, so the user should clarify first" if reasoning else None,
+        tool_use=AskHumanCall(
+            tool_name="ask_human",
+            arguments=AskHumanArgs(
+                question=f"I am not sure how to handle this request; can you say more about what you want? {query}"[:400],
+                context=f"proposed {choice} with low confidence ({scores})"[:600],
+            ),
+        ),
+    )

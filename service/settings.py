@@ -62,6 +62,13 @@ class Settings(HardeningSettings, ToolsSettings):
     fast_forward: bool = Field(
         default=True, description="Feed tokens the grammar forces in one batch instead of one step each."
     )
+    confidence_threshold: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A decision whose least-confident choice (status, tool, mode, operation) has a lower "
+        "probability becomes ask_human; 0 turns this off.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

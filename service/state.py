@@ -50,7 +50,12 @@ class ServiceState:
             log.exception("engine failed to load")
             self.load_error = f"{type(error).__name__}: {error}"
             return
-        self.router = Router(self.engine, max_tokens=self.settings.max_tokens, metrics=self.metrics)
+        self.router = Router(
+            self.engine,
+            max_tokens=self.settings.max_tokens,
+            metrics=self.metrics,
+            confidence_threshold=self.settings.confidence_threshold,
+        )
         self.load_seconds = time.perf_counter() - started
         self.ready = True
         self.metrics.ready.set(1)

@@ -29,6 +29,7 @@ def test_thirty_varied_requests_return_valid_decisions(client, queries):
         validate_decision(body)
         assert meta["completion_tokens"] > 0 and meta["prompt_tokens"] > 0 and meta["latency_ms"] > 0
         assert "adapter" in meta and meta["model"]
+        assert 0 < meta["confidence"]["status"] <= 1 and meta["low_confidence"] is False
 
 
 def test_reasoning_off_leaves_the_thought_out(client):

@@ -38,6 +38,8 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             completion_tokens=g.completion_tokens,
             forced_tokens=g.forced_tokens,
             truncated=g.truncated,
+            confidence={key: round(p, 4) for key, p in g.confidence.items()},
+            low_confidence=result.low_confidence,
         ),
     )
     if body.execute:

@@ -34,6 +34,9 @@ class GenerationRequest:
     """Name of a loaded LoRA adapter to apply, or None for the engine's default."""
     ignore_eos: bool = False
     """Generate exactly max_tokens tokens (benchmarks of plain, unconstrained generation)."""
+    confidence_keys: tuple[str, ...] = ()
+    """JSON keys whose string value is a decision (e.g. "status", "tool_name"): the engine reports the
+    probability it gave the value it chose for each, in `Generation.confidence`."""
     deadline: float | None = None
     """`time.monotonic()` past which the engine abandons the request with `DeadlineExceeded`."""
 
@@ -46,6 +49,9 @@ class Generation:
     finish_reason: Literal["stop", "length"]
     forced_tokens: int = 0
     """Tokens the grammar forced (no choice for the model)."""
+    confidence: dict[str, float] = field(default_factory=dict)
+    """For each of the request's `confidence_keys` the output contains: the probability of the first
+    token of the chosen value among the tokens the grammar allowed (1.0 when the grammar forced it)."""
     cached_tokens: int = 0
     """Prompt tokens whose KV state was reused from the previous request (not recomputed)."""
     truncated: bool = False

@@ -280,6 +280,7 @@ class LlamaCppEngine(Engine):
         forced = 0
         finish_reason = "length"
         truncated = False
+        branches = _BranchWatch(request.confidence_keys)
         while len(output) < request.max_tokens:
             if request.deadline is not None and time.monotonic() > request.deadline:
                 raise DeadlineExceeded(f"deadline passed after {len(output)} generated tokens")
@@ -290,6 +291,7 @@ class LlamaCppEngine(Engine):
                         raise EngineError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
                     output.extend(ff)
                     forced += len(ff)
+                    branches.forced(self._llm.detokenize(ff))
                     first_token = first_token or time.perf_counter()
                     yield ff
                     self._llm.eval(ff)
@@ -310,6 +312,7 @@ class LlamaCppEngine(Engine):
             elif request.ignore_eos:
                 logits[self._eos] = -np.inf
             token = self._choose(logits, request.temperature)
+            branches.sampled(self._llm.detokenize([token]), logits, token)
             if token == self._eos:
                 finish_reason = "stop"
                 break
@@ -335,9 +338,44 @@ class LlamaCppEngine(Engine):
             finish_reason=finish_reason,
             forced_tokens=forced,
             truncated=truncated,
+            confidence=branches.confidence,
             cached_tokens=cached,
             timings=timings,
         )
+
+
+class _BranchWatch:
+    """Notes the probability of each decision the model makes at a branching key, at no extra cost.
+
+    A branching point is the first token of the string value of a watched key (`"tool_name":"`): the
+    logits of that step are already computed, so its probability is a softmax away.
+    """
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self._markers = {f'"{key}":"'.encode(): key for key in keys}
+        self._tail = b""
+        self.confidence: dict[str, float] = {}
+
+    def _pending(self) -> str | None:
+        """The watched key whose value starts at the next token, if any."""
+        return next((k for m, k in self._markers.items() if k not in self.confidence and self._tail.endswith(m)), None)
+
+    def forced(self, piece: bytes) -> None:
+        if key := self._pending():  # the grammar forced the value: no choice, certainty
+            self.confidence[key] = 1.0
+        window = self._tail + piece
+        for marker, key in self._markers.items():
+            at = window.rfind(marker)
+            # A marker that ends inside this batch, with the value's first bytes after it.
+            if key not in self.confidence and at != -1 and len(self._tail) < at + len(marker) < len(window):
+                self.confidence[key] = 1.0  # marker and the value's start both forced in one batch
+        self._tail = window[-64:]
+
+    def sampled(self, piece: bytes, masked_logits: np.ndarray, token: int) -> None:
+        if self._markers and (key := self._pending()):
+            finite = masked_logits[np.isfinite(masked_logits)]
+            self.confidence[key] = float(1.0 / np.exp(finite - masked_logits[token]).sum())
+        self._tail = (self._tail + piece)[-64:]
 
 
 _END = object()
