@@ -179,12 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--url", help="a running server instead of starting one (no memory figures)")
     parser.add_argument("--max-backoff", type=float, default=1.0, help="cap on honouring Retry-After, seconds")
+    parser.add_argument("--threads", type=int, help="ROUTER_THREADS for the server (default: the server's default)")
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     parser.add_argument("--log", type=Path, default=Path("/tmp/router-load-test-server.log"))
     args = parser.parse_args(argv)
 
-    server_env = {"ROUTER_THREADS": os.environ.get("ROUTER_THREADS", str(os.cpu_count() or 1))}
+    server_env = {"ROUTER_THREADS": str(args.threads)} if args.threads else {}
     report = Report(
         clients=args.clients,
         duration_s=args.duration,
