@@ -67,12 +67,16 @@ class Report:
             ("answers", ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "-"),
             ("transport errors", ", ".join(f"{k}: {v}" for k, v in self.transport_errors.items()) or "0"),
             ("throughput (all / 200s)", f"{self.throughput_rps:.1f} / {self.ok_throughput_rps:.2f} req/s"),
-            ("200 latency p50 / p90 / p99 / max", " / ".join(f"{lat.get(p, 0):.0f}" for p in ("p50", "p90", "p99", "max"))
-             + " ms"),
+            (
+                "200 latency p50 / p90 / p99 / max",
+                " / ".join(f"{lat.get(p, 0):.0f}" for p in ("p50", "p90", "p99", "max")) + " ms",
+            ),
             ("429/503 latency p50 / p99", f"{rej.get('p50', 0):.1f} / {rej.get('p99', 0):.1f} ms"),
             ("decisions", ", ".join(f"{k}: {v}" for k, v in sorted(self.decisions.items())) or "-"),
-            ("server RSS start / end / peak", f"{rss.get('start', 0):.0f} / {rss.get('end', 0):.0f} / "
-             f"{rss.get('peak', 0):.0f} MB"),
+            (
+                "server RSS start / end / peak",
+                f"{rss.get('start', 0):.0f} / {rss.get('end', 0):.0f} / {rss.get('peak', 0):.0f} MB",
+            ),
             ("ready afterwards", str(self.ready_after)),
             ("server exit code (SIGTERM)", str(self.exit_code)),
             ("checks", "PASS" if not self.failures else "FAIL: " + "; ".join(self.failures)),
@@ -132,7 +136,9 @@ def start_server(env: dict[str, str], log_path: Path, ready_timeout: float) -> t
     raise RuntimeError(f"server not ready after {ready_timeout:g}s:\n{log_path.read_text()[-3000:]}")
 
 
-async def client_loop(client: httpx.AsyncClient, stop_at: float, results: list, errors: Counter, max_backoff: float):
+async def client_loop(
+    client: httpx.AsyncClient, stop_at: float, results: list, errors: Counter, max_backoff: float
+):
     rng = random.Random()
     while time.monotonic() < stop_at:
         query = rng.choice(QUERIES)
@@ -154,7 +160,9 @@ async def client_loop(client: httpx.AsyncClient, stop_at: float, results: list, 
             await asyncio.sleep(min(retry_after, max_backoff) * rng.uniform(0.5, 1.0))
 
 
-async def run_clients(url: str, clients: int, duration: float, max_backoff: float, rss_samples: list, pid: int | None):
+async def run_clients(
+    url: str, clients: int, duration: float, max_backoff: float, rss_samples: list, pid: int | None
+):
     results: list = []
     errors: Counter = Counter()
     stop_at = time.monotonic() + duration
@@ -168,7 +176,9 @@ async def run_clients(url: str, clients: int, duration: float, max_backoff: floa
                 await asyncio.sleep(0.5)
 
         sampler = asyncio.create_task(sample_memory())
-        await asyncio.gather(*(client_loop(client, stop_at, results, errors, max_backoff) for _ in range(clients)))
+        await asyncio.gather(
+            *(client_loop(client, stop_at, results, errors, max_backoff) for _ in range(clients))
+        )
         await sampler
     return results, errors
 
@@ -178,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--url", help="a running server instead of starting one (no memory figures)")
-    parser.add_argument("--max-backoff", type=float, default=1.0, help="cap on honouring Retry-After, seconds")
-    parser.add_argument("--threads", type=int, help="ROUTER_THREADS for the server (default: the server's default)")
+    parser.add_argument(
+        "--max-backoff", type=float, default=1.0, help="cap on honouring Retry-After, seconds"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="ROUTER_THREADS for the server (default: the server's default)"
+    )
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     parser.add_argument("--log", type=Path, default=Path("/tmp/router-load-test-server.log"))
@@ -201,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     pid = process.pid if process else None
     rss_samples: list[float] = []
     started = time.monotonic()
-    results, errors = asyncio.run(run_clients(url, args.clients, args.duration, args.max_backoff, rss_samples, pid))
+    results, errors = asyncio.run(
+        run_clients(url, args.clients, args.duration, args.max_backoff, rss_samples, pid)
+    )
     elapsed = time.monotonic() - started
 
     statuses = Counter(status for status, _, _ in results)
@@ -236,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     if not report.ready_after:
         report.failures.append("server not ready afterwards")
     if report.rss_mb and report.rss_mb["end"] > report.rss_mb["start"] * 1.25 + 50:
-        report.failures.append(f"memory grew from {report.rss_mb['start']:.0f} to {report.rss_mb['end']:.0f} MB")
+        report.failures.append(
+            f"memory grew from {report.rss_mb['start']:.0f} to {report.rss_mb['end']:.0f} MB"
+        )
     if process is not None and report.exit_code != 0:
         report.failures.append(f"server exit code {report.exit_code} after SIGTERM")
 

@@ -43,7 +43,9 @@ def read_keys(inline: str | None, path: Path | None) -> list[str]:
         keys += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     short = sum(len(key) < MIN_KEY_CHARS for key in keys)
     if short:  # never log a key, not even a weak one
-        log.warning("%d API key(s) shorter than %d characters: easy to guess, use longer ones", short, MIN_KEY_CHARS)
+        log.warning(
+            "%d API key(s) shorter than %d characters: easy to guess, use longer ones", short, MIN_KEY_CHARS
+        )
     return keys
 
 
@@ -128,7 +130,9 @@ class Authenticate:
     def _admit(self, scope: Scope) -> None:
         header = next((value for name, value in scope.get("headers") or () if name == b"authorization"), None)
         if header is None:
-            raise _unauthorized("missing_api_key", "no API key: send the header `Authorization: Bearer <key>`")
+            raise _unauthorized(
+                "missing_api_key", "no API key: send the header `Authorization: Bearer <key>`"
+            )
         scheme, _, token = header.decode("latin-1").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("invalid_authorization", "the Authorization header must be `Bearer <key>`")

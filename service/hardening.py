@@ -33,8 +33,9 @@ _GUARD_ERRORS = {
 
 
 def install_hardening(app: FastAPI, settings: Settings, registry) -> None:
-    keys = KeyRing(read_keys(settings.api_keys.get_secret_value() if settings.api_keys else None,
-                             settings.api_keys_file))
+    keys = KeyRing(
+        read_keys(settings.api_keys.get_secret_value() if settings.api_keys else None, settings.api_keys_file)
+    )
     if not keys:
         banner = "!" * 100
         log.warning("%s\n" + OPEN_WARNING + "\n%s", banner, settings.host, settings.port, banner)
@@ -86,15 +87,19 @@ def _document(app: FastAPI, settings: Settings, *, secured: bool) -> None:
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 if "422" in responses:  # our handler answers 422 in the error shape, not FastAPI's
-                    responses["422"] = {"description": responses["422"].get("description", "Invalid request"),
-                                        "content": error}
+                    responses["422"] = {
+                        "description": responses["422"].get("description", "Invalid request"),
+                        "content": error,
+                    }
                 if method in _BODY_METHODS:
                     operation.setdefault("parameters", []).append(_timeout_parameter(settings))
                     for status, description in _GUARD_ERRORS.items():
                         responses.setdefault(status, {"description": description, "content": error})
                 if secured and path not in settings.public_paths:
                     operation["security"] = [{"bearer": []}]
-                    responses.setdefault("401", {"description": "Missing or invalid API key.", "content": error})
+                    responses.setdefault(
+                        "401", {"description": "Missing or invalid API key.", "content": error}
+                    )
                     responses.setdefault("429", {"description": _GUARD_ERRORS["429"], "content": error})
         app.openapi_schema = schema
         return schema
@@ -106,7 +111,9 @@ def _bound(field: dict, bound: dict) -> None:
     """Add a maximum (numbers) or maxItems (arrays) to a property schema, inside `anyOf` branches too."""
     for branch in field.get("anyOf", [field]):
         kind = branch.get("type")
-        if ("maximum" in bound and kind in ("number", "integer")) or ("maxItems" in bound and kind == "array"):
+        if ("maximum" in bound and kind in ("number", "integer")) or (
+            "maxItems" in bound and kind == "array"
+        ):
             for key, limit in bound.items():
                 branch[key] = min(branch.get(key, limit), limit)
 

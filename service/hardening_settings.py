@@ -58,11 +58,15 @@ class HardeningSettings(BaseSettings):
         default=None, ge=1, description="Requests per minute per API key (token bucket); unset: no limit."
     )
     rate_limit_burst: int | None = Field(
-        default=None, ge=1, description="Bucket size of the per-key rate limit; defaults to the per-minute rate."
+        default=None,
+        ge=1,
+        description="Bucket size of the per-key rate limit; defaults to the per-minute rate.",
     )
     # --- request limits ----------------------------------------------------------------------
     max_messages: int = Field(default=64, ge=1, le=10_000, description="Most chat messages in one request.")
-    max_json_depth: int = Field(default=32, ge=2, le=1000, description="Deepest JSON nesting in a request body.")
+    max_json_depth: int = Field(
+        default=32, ge=2, le=1000, description="Deepest JSON nesting in a request body."
+    )
     # --- faults and shutdown -----------------------------------------------------------------
     engine_hang_seconds: float = Field(
         default=10.0,

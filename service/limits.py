@@ -48,7 +48,9 @@ def limit_error(message: str, *, code: str, param: str | None = None) -> Rejecti
 def parse_timeout(value: object, *, maximum: float, param: str) -> float:
     """A client's timeout in seconds: a finite number in (0, maximum]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise limit_error(f"{param} must be a number of seconds, got {value!r}", code="invalid_timeout", param=param)
+        raise limit_error(
+            f"{param} must be a number of seconds, got {value!r}", code="invalid_timeout", param=param
+        )
     try:
         seconds = float(value)
     except ValueError:
@@ -56,7 +58,11 @@ def parse_timeout(value: object, *, maximum: float, param: str) -> float:
             f"{param} must be a number of seconds, got {value!r}", code="invalid_timeout", param=param
         ) from None
     if not math.isfinite(seconds) or seconds <= 0:
-        raise limit_error(f"{param} must be a positive number of seconds, got {value!r}", code="invalid_timeout", param=param)
+        raise limit_error(
+            f"{param} must be a positive number of seconds, got {value!r}",
+            code="invalid_timeout",
+            param=param,
+        )
     if seconds > maximum:
         raise limit_error(
             f"{param}={seconds:g}s exceeds the server's maximum of {maximum:g}s "

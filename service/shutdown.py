@@ -61,7 +61,9 @@ def serve(app: FastAPI, settings: Settings) -> None:
         DrainingServer(config, app).run()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    stuck = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
     if stuck:
         for thread in stuck:
             thread.join(timeout=1.0)

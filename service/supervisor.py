@@ -70,7 +70,10 @@ class EngineSupervisor(Engine):
             "router_engine_faults_total", "Engine faults, by kind (error, hang).", ["kind"], registry=registry
         )
         self.reloads = Counter(
-            "router_engine_reloads_total", "Engine reload attempts, by outcome.", ["outcome"], registry=registry
+            "router_engine_reloads_total",
+            "Engine reload attempts, by outcome.",
+            ["outcome"],
+            registry=registry,
         )
 
     # --- the wrapped engine's identity ----------------------------------------------------------
@@ -187,8 +190,15 @@ class EngineSupervisor(Engine):
                 retry_after=5,
             )
 
-    async def _watch(self, task: asyncio.Future, engine: Engine, deadline: float, ticket: Ticket, *,
-                     release_when_done: bool):
+    async def _watch(
+        self,
+        task: asyncio.Future,
+        engine: Engine,
+        deadline: float,
+        ticket: Ticket,
+        *,
+        release_when_done: bool,
+    ):
         """Await one engine step; classify how it ended; the slot is released when the engine is done."""
         if release_when_done:
             task.add_done_callback(lambda _: ticket.release())
@@ -201,8 +211,11 @@ class EngineSupervisor(Engine):
             self._broken(engine, problem, "hang")
             self.admission.metrics.rejections.labels(reason="engine_unavailable").inc()
             raise Rejection(
-                503, f"the engine hung: {problem}; it is being reloaded, retry shortly", "service_unavailable",
-                code="engine_hung", retry_after=5,
+                503,
+                f"the engine hung: {problem}; it is being reloaded, retry shortly",
+                "service_unavailable",
+                code="engine_hung",
+                retry_after=5,
             )
         error = task.exception()
         if error is None:
@@ -216,8 +229,11 @@ class EngineSupervisor(Engine):
         if engine is self._engine:
             self._failures += 1
             if self._failures >= self.failure_threshold:
-                self._broken(engine, f"{self._failures} failures in a row, the last {type(error).__name__}: {error}",
-                             None)
+                self._broken(
+                    engine,
+                    f"{self._failures} failures in a row, the last {type(error).__name__}: {error}",
+                    None,
+                )
         raise Rejection(
             503,
             f"the engine failed on this request ({type(error).__name__}: {error}); retry shortly",

@@ -157,7 +157,9 @@ def test_the_servers_own_default_deadline_running_out_is_overload_503_not_504():
         with pytest.raises(Rejection) as caught:
             await supervisor.generate(_request())
         assert caught.value.status == 503 and caught.value.code == "server_timeout"
-        assert "ROUTER_REQUEST_TIMEOUT_SECONDS" in caught.value.message and "Retry-After" in caught.value.headers
+        assert (
+            "ROUTER_REQUEST_TIMEOUT_SECONDS" in caught.value.message and "Retry-After" in caught.value.headers
+        )
         with pytest.raises(Rejection) as streamed:
             async for _ in supervisor.stream(_request()):
                 pass
@@ -241,7 +243,9 @@ def test_streams_are_admitted_and_watched_too():
             await supervisor.generate(_request())
         assert caught.value.status == 429
         rest = [piece async for piece in pieces]
-        assert [type(piece).__name__ for piece in rest] == ["Generation"], "the engine's stream passes through"
+        assert [type(piece).__name__ for piece in rest] == ["Generation"], (
+            "the engine's stream passes through"
+        )
         assert admission.active == 0
 
     asyncio.run(run())

@@ -35,7 +35,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 def _asked_timeout(case) -> float | None:
     header = (case.headers or {}).get("X-Request-Timeout")
     body = case.body.get("timeout") if isinstance(case.body, dict) else None
-    values = [float(v) for v in (header, body) if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    values = [
+        float(v) for v in (header, body) if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+    ]
     return min(values) if values else None
 
 
@@ -50,4 +52,6 @@ def no_unexplained_server_error(ctx, response, case) -> None:
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_endpoint_survives_fuzzing(case):
-    case.call_and_validate(excluded_checks=[not_a_server_error], additional_checks=[no_unexplained_server_error])
+    case.call_and_validate(
+        excluded_checks=[not_a_server_error], additional_checks=[no_unexplained_server_error]
+    )

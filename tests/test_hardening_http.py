@@ -47,10 +47,18 @@ def test_keys_from_settings_and_file_are_required_except_on_public_paths(tmp_pat
             missing = await client.post("/route", json=QUERY)
             _error(missing, 401, "missing_api_key")
             assert missing.headers["WWW-Authenticate"] == "Bearer"
-            _error(await client.post("/route", json=QUERY, headers={"Authorization": "Bearer wrong-key-0123456789"}),
-                   401, "invalid_api_key")
-            _error(await client.post("/route", json=QUERY, headers={"Authorization": f"Basic {KEY_A}"}),
-                   401, "invalid_authorization")
+            _error(
+                await client.post(
+                    "/route", json=QUERY, headers={"Authorization": "Bearer wrong-key-0123456789"}
+                ),
+                401,
+                "invalid_api_key",
+            )
+            _error(
+                await client.post("/route", json=QUERY, headers={"Authorization": f"Basic {KEY_A}"}),
+                401,
+                "invalid_authorization",
+            )
             for key in (KEY_A, KEY_B):
                 answer = await client.post("/route", json=QUERY, headers={"Authorization": f"Bearer {key}"})
                 assert answer.status_code == 200, answer.text
@@ -69,7 +77,9 @@ def test_public_paths_can_be_closed():
         async with await started(_app(api_keys=KEY_A, public_paths="/health")) as client:
             assert (await client.get("/health")).status_code == 200
             _error(await client.get("/metrics"), 401, "missing_api_key")
-            assert (await client.get("/metrics", headers={"Authorization": f"Bearer {KEY_A}"})).status_code == 200
+            assert (
+                await client.get("/metrics", headers={"Authorization": f"Bearer {KEY_A}"})
+            ).status_code == 200
 
     _run(run)
 
@@ -107,7 +117,12 @@ def test_an_open_service_warns_loudly_at_start_up(caplog):
     ("body", "status", "code", "names"),
     [
         ({"query": "x" * 8001}, 422, None, "at most 8000 characters"),
-        ({"messages": [{"role": "user", "content": "hi"}] * 65}, 400, "too_many_messages", "ROUTER_MAX_MESSAGES"),
+        (
+            {"messages": [{"role": "user", "content": "hi"}] * 65},
+            400,
+            "too_many_messages",
+            "ROUTER_MAX_MESSAGES",
+        ),
         ({"query": "hi", "max_tokens": 100_000}, 400, "max_tokens_too_large", "ROUTER_MAX_TOKENS"),
         ({"query": "hi", "timeout": 10_000}, 400, "timeout_too_large", "ROUTER_MAX_REQUEST_TIMEOUT_SECONDS"),
         ({"query": "hi", "timeout": -1}, 400, "invalid_timeout", "positive"),
@@ -126,13 +141,18 @@ def test_deep_json_huge_numbers_and_big_bodies_are_refused_before_parsing():
     async def run():
         async with await started(_app(max_json_depth=8)) as client:
             deep = '{"query": "hi", "context": ' + "[" * 5000 + "]" * 5000 + "}"
-            error = _error(await client.post("/route", content=deep, headers={"content-type": "application/json"}),
-                           400, "json_too_deep")
+            error = _error(
+                await client.post("/route", content=deep, headers={"content-type": "application/json"}),
+                400,
+                "json_too_deep",
+            )
             assert "ROUTER_MAX_JSON_DEPTH" in error["message"] and "5001" in error["message"]
             brackets_in_strings = {"query": "[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{ is fine inside a string"}
             assert (await client.post("/route", json=brackets_in_strings)).status_code == 200
             huge = '{"query": "hi", "n": ' + "9" * 5000 + "}"
-            _error(await client.post("/route", content=huge, headers={"content-type": "application/json"}), 400)
+            _error(
+                await client.post("/route", content=huge, headers={"content-type": "application/json"}), 400
+            )
 
             async def chunks():  # no Content-Length: the cap applies while the body streams in
                 for _ in range(100):
@@ -173,8 +193,10 @@ def test_a_request_past_its_deadline_is_cancelled_and_answered_504():
     async def run():
         engine = FakeEngine(delay=3.0)
         async with await started(_app(engine)) as client:
-            for kwargs in ({"headers": {"X-Request-Timeout": "0.2"}, "json": QUERY},
-                           {"json": QUERY | {"timeout": 0.2}}):
+            for kwargs in (
+                {"headers": {"X-Request-Timeout": "0.2"}, "json": QUERY},
+                {"json": QUERY | {"timeout": 0.2}},
+            ):
                 before = time.monotonic()
                 answer = await client.post("/route", **kwargs)
                 assert "deadline" in _error(answer, 504, "deadline_exceeded")["message"]

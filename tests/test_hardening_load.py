@@ -14,7 +14,18 @@ def test_32_clients_for_20_seconds_get_only_200_429_503_and_the_server_stays_rea
     out = tmp_path / "load.json"
     # One engine thread: on a shared 2-core box, two llama.cpp threads that lose their core to another
     # process spin at every barrier (measured: 0.4 s per decision with 1 thread, 2-50 s with 2).
-    args = ["--clients", "32", "--duration", "20", "--threads", "1", "--out", str(out), "--log", str(tmp_path / "server.log")]
+    args = [
+        "--clients",
+        "32",
+        "--duration",
+        "20",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--log",
+        str(tmp_path / "server.log"),
+    ]
     exit_code = load_test(args)
     report = json.loads(out.read_text())
     print(json.dumps(report, indent=1))  # shown when the test fails

@@ -38,7 +38,9 @@ def server(tmp_path_factory):
 
 def test_overload_on_the_real_server_is_429_with_retry_after_and_it_stays_ready(server):
     with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: httpx.post(f"{server.url}/route", json=QUERY, timeout=300), range(6)))
+        answers = list(
+            pool.map(lambda _: httpx.post(f"{server.url}/route", json=QUERY, timeout=300), range(6))
+        )
     codes = [answer.status_code for answer in answers]
     assert set(codes) <= {200, 429, 503} and 200 in codes and codes.count(429) >= 3, codes
     for answer in answers:
