@@ -15,7 +15,7 @@ import pytest
 from contract import parse_decision
 from service.app import create_app
 from service.settings import load_settings
-from tests.hardening_fakes import started
+from tests.hardening_fakes import FaultyEngine, started, wait_until
 
 DEEP = "[" * 3000 + "]" * 3000
 CORPUS: list[tuple[str, bytes]] = [
@@ -160,3 +160,35 @@ def test_what_must_reach_the_model_does_and_what_must_not_does_not(hostile_resul
     )
     assert "context window" in hostile_results["query and context too long for the context window"].text
     assert hostile_results["still ready"].status_code == 200
+
+
+def test_a_hung_real_engine_is_replaced_by_a_freshly_loaded_real_one(engine, gguf_path):
+    """The watchdog's reload with the real llama.cpp engine: hang → 503 + /ready false → new model → 200."""
+    from service.engines.llamacpp import LlamaCppEngine
+
+    hung = FaultyEngine(engine, hang=1)
+    app = create_app(
+        load_settings(engine_hang_seconds=0.5, request_timeout_seconds=600, max_request_timeout_seconds=600),
+        engine=hung,
+    )
+    app.state.service.engine_factory = lambda: LlamaCppEngine(gguf_path, n_threads=1)
+
+    async def run():
+        async with await started(app) as client:
+            answer = await client.post(
+                "/route", json={"query": "list files in src/"}, headers={"X-Request-Timeout": "1"}
+            )
+            assert answer.status_code == 503 and answer.json()["error"]["code"] == "engine_hung", answer.text
+            assert (await client.get("/ready")).status_code == 503
+            await wait_until(lambda: app.state.service.ready, timeout=300)
+            fresh = app.state.service.engine.engine
+            assert isinstance(fresh, LlamaCppEngine) and fresh is not engine
+            answer = await client.post("/route", json={"query": "list files in src/", "reasoning": False})
+            _clean(answer)
+            assert answer.status_code == 200, answer.text
+            await fresh.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        hung.unblock.set()
