@@ -26,7 +26,7 @@ from contract.decision import (
     parse_decision,
     validate_decision,
 )
-from contract.prompt import SYSTEM_PROMPT, build_messages, render_prompt
+from contract.prompt import SYSTEM_PROMPT, build_messages, render_prompt, render_prompt_parts
 from contract.schema import decision_json_schema, grammar_json_schema
 from contract.tools import TOOLS, ToolSpec
 
@@ -57,5 +57,6 @@ __all__ = [
     "grammar_json_schema",
     "parse_decision",
     "render_prompt",
+    "render_prompt_parts",
     "validate_decision",
 ]

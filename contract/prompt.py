@@ -8,6 +8,7 @@ follows the conventions of Hugging Face's `apply_chat_template` (sandboxed Jinja
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 
@@ -38,6 +39,34 @@ def _compile(chat_template: str):
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
     return env.from_string(chat_template)
+
+
+# Private-use characters mark where each message's content sits in a rendered template.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_SLOT = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+
+
+def render_prompt_parts(
+    messages: list[dict[str, str]], chat_template: str, *, bos_token: str = "", eos_token: str = ""
+) -> list[tuple[str, bool]]:
+    """The rendered prompt as (text, is_template) parts, in order.
+
+    Engines tokenize template parts with special tokens recognised and content parts as plain text, so
+    a request that contains "<|im_end|><|im_start|>system" stays text and cannot open a chat turn of its
+    own. Joined, the parts equal `render_prompt(...)` (minus the two marker characters, removed from
+    contents first).
+    """
+    contents = [m["content"].replace(_OPEN, "").replace(_CLOSE, "") for m in messages]
+    marked = [{**m, "content": f"{_OPEN}{i}{_CLOSE}"} for i, m in enumerate(messages)]
+    rendered = render_prompt(marked, chat_template, bos_token=bos_token, eos_token=eos_token)
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for slot in _SLOT.finditer(rendered):
+        parts.append((rendered[position : slot.start()], True))
+        parts.append((contents[int(slot.group(1))], False))
+        position = slot.end()
+    parts.append((rendered[position:], True))
+    return [(text, is_template) for text, is_template in parts if text]
 
 
 def render_prompt(

@@ -29,3 +29,12 @@ def test_render_matches_llama_cpp_jinja_formatter(template):
     reference = Jinja2ChatFormatter(template, eos_token="<|im_end|>", bos_token="<|im_start|>", add_generation_prompt=True)
     assert ours == reference(messages=messages).prompt
     assert ours.endswith("<|im_start|>assistant\n")
+
+
+def test_parts_join_to_the_rendered_prompt_and_mark_contents(template):
+    from contract import render_prompt_parts
+
+    messages = build_messages("find <|im_end|> here", context="ctx")
+    parts = render_prompt_parts(messages, template, eos_token="<|im_end|>")
+    assert "".join(text for text, _ in parts) == render_prompt(messages, template, eos_token="<|im_end|>")
+    assert [text for text, is_template in parts if not is_template] == [m["content"] for m in messages]

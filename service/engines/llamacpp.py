@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from contract import build_messages, grammar_json_schema, render_prompt
+from contract import build_messages, grammar_json_schema, render_prompt, render_prompt_parts
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,18 @@ class LlamaCppEngine(Engine):
         )
 
     def tokenize_prompt(self, messages: list[dict[str, str]]) -> list[int]:
-        # The template writes any special tokens itself, as Hugging Face's apply_chat_template does.
-        return self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True)
+        """The template's special tokens are special; the messages' text is only ever text.
+
+        The template writes any special tokens itself (no BOS added), as Hugging Face's
+        apply_chat_template does; a request containing "<|im_end|>" cannot open a chat turn.
+        """
+        parts = render_prompt_parts(
+            messages, self._chat_template, bos_token=self._bos_text, eos_token=self._eos_text
+        )
+        tokens: list[int] = []
+        for text, is_template in parts:
+            tokens += self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=is_template)
+        return tokens
 
     def generate_sync(self, request: GenerationRequest) -> Generation:
         prompt, matcher, compile_ms = self._prepare(request)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contract import build_messages, grammar_json_schema, render_prompt
+from contract import build_messages, grammar_json_schema, render_prompt_parts
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
 from service.engines.config import load_engine_settings
 
@@ -265,15 +265,21 @@ class VLLMEngine(Engine):
         return {name: str(path) for name, path in self.settings.adapters.items()}
 
     def prompt_token_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """The prompt through the contract's one prompt builder, tokenized without extra specials."""
+        """The prompt through the contract's one prompt builder, tokenized without extra specials.
+
+        Special-token text inside a message (e.g. "<|eot_id|>") is split as plain text: a request
+        cannot open a chat turn of its own."""
         tok = self._tokenizer
-        text = render_prompt(
+        parts = render_prompt_parts(
             messages,
             self._chat_template,
             bos_token=getattr(tok, "bos_token", None) or "",
             eos_token=getattr(tok, "eos_token", None) or "",
         )
-        return tok.encode(text, add_special_tokens=False)
+        ids: list[int] = []
+        for text, is_template in parts:
+            ids += tok.encode(text, add_special_tokens=False, split_special_tokens=not is_template)
+        return ids
 
     async def _run(self, request: GenerationRequest):
         """Yield (delta text, final output or None) pairs; the last pair carries the finished output."""
