@@ -4,7 +4,7 @@ Both decode the same prompts under the same decision schema, greedily, on llama-
 direct path is our engine (service/engines/llamacpp.py): compact JSON, fast-forward, KV prefix reuse.
 Outlines drives `Llama.create_completion` with a logits processor and leaves JSON whitespace free.
 
-    uv run --group bench python bench/decoders.py [--queries 12] [--threads 1]
+    uv run --group bench python -m bench.decoders [--queries 12] [--threads 1]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ without the LoRA adapter, constrained (the decision grammar) vs unconstrained ge
 
 Run on a GPU host, in an environment with vLLM (`.ci/vllm-env`, or the Docker image):
     ROUTER_VLLM_MODEL=/models/base ROUTER_VLLM_ADAPTERS='{"router": "/adapters/router"}' \\
-        .venv-vllm/bin/python bench/gpu_bench.py [--requests 96] [--max-tokens 128]
+        .venv-vllm/bin/python -m bench.gpu_bench [--requests 96] [--max-tokens 128]
 Unconstrained runs generate exactly as many tokens as the matching constrained run produced on average
 (ignore_eos), so the comparison isolates the grammar's cost. Prints a table with the machine and date.
 """

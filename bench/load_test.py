@@ -6,7 +6,7 @@ errors, the server is still ready afterwards, and its memory stayed flat. Prints
 latency percentiles, answer mix, decisions, memory), optionally writes JSON, exits 1 if a check failed.
 Bounded: it stops by itself after T seconds plus a drain limit, and stops the server it started.
 
-    uv run python bench/load_test.py --clients 32 --duration 20 [--out load.json]
+    uv run python -m bench.load_test --clients 32 --duration 20 [--out load.json]
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+
+from tests.conftest import start_server
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = [
@@ -106,36 +107,6 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict[str, str], log_path: Path, ready_timeout: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "router_cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server not ready after {ready_timeout:g}s:\n{log_path.read_text()[-3000:]}")
-
-
 async def client_loop(
     client: httpx.AsyncClient, stop_at: float, results: list, errors: Counter, max_backoff: float
 ):
@@ -196,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
-    parser.add_argument("--log", type=Path, default=Path("/tmp/router-load-test-server.log"))
+    parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="Where the server's log goes.")
     args = parser.parse_args(argv)
 
     server_env = {"ROUTER_THREADS": str(args.threads)} if args.threads else {}
@@ -205,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         duration_s=args.duration,
         machine=f"{platform.node()}: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}",
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        command="python bench/load_test.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command="python -m bench.load_test " + " ".join(argv if argv is not None else sys.argv[1:]),
         server_settings={k: v for k, v in os.environ.items() if k.startswith("ROUTER_")} | server_env,
     )
     process = None
     url = args.url
     if url is None:
-        process, url = start_server(server_env, args.log, args.ready_timeout)
+        server = start_server(args.log_dir, server_env, args.ready_timeout)
+        process, url = server.process, server.url
     pid = process.pid if process else None
     rss_samples: list[float] = []
     started = time.monotonic()

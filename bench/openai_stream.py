@@ -4,7 +4,7 @@ Starts `router serve` on a free loopback port (the embedded default model), then
 the same request streamed and not streamed, in three modes: the router's own decision, a named tool
 call on our four tools, and a foreign function. Prints a Markdown table with the machine and date.
 
-    uv run python bench/openai_stream.py [--queries 10] [--threads 1]
+    uv run python -m bench.openai_stream [--queries 10] [--threads 1]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ mode, and recall@5 on a labelled set of natural-language queries written for Fas
 counts as found when a top-5 hit is in the labelled file and its line range covers the labelled symbol's
 definition. Prints a Markdown table with the machine and date; `--out` appends it to a file.
 
-    uv run python bench/tools_search.py [--package fastapi] [--out bench/tools_search_results.md]
+    uv run python -m bench.tools_search [--package fastapi] [--out bench/tools_search_results.md]
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ def test_32_clients_for_20_seconds_get_only_200_429_503_and_the_server_stays_rea
         "1",
         "--out",
         str(out),
-        "--log",
-        str(tmp_path / "server.log"),
+        "--log-dir",
+        str(tmp_path),
     ]
     exit_code = load_test(args)
     report = json.loads(out.read_text())
