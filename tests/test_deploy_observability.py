@@ -19,7 +19,7 @@ import yaml
 
 from observability import dashboards
 from tests.conftest import REPO, free_port
-from tests.deploy_helpers import start_process
+from tests.conftest import start_process
 
 OBS = REPO / "observability"
 PROMETHEUS = shutil.which("prometheus")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +28,6 @@ from service.engines.remote import (
     to_request_body,
 )
 from tests.conftest import free_port
-from tests.deploy_helpers import start_process
 
 
 def _run(coro):
@@ -47,46 +45,32 @@ async def _with_engine(settings: RemoteSettings, action):
 # --- a real llama-cpp-python server ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llama_server(gguf_path, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias",
-               "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2",
-               "--n_ctx", "2048"]  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    process = start_process(command, f"{url}/models", log)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-
-
-def test_canary_accepts_a_server_that_enforces_the_schema(llama_server):
-    settings = RemoteSettings(base_url=llama_server, model="smollm2", constraint="json_object")
+def test_canary_accepts_a_server_that_enforces_the_schema(llama_cpp_server):
+    settings = RemoteSettings(base_url=llama_cpp_server, model="smollm2", constraint="json_object")
     _run(_with_engine(settings, lambda engine: engine.warm_up()))  # warm_up runs the canary
 
 
-def test_canary_refuses_the_real_server_when_it_ignores_the_field(llama_server):
+def test_canary_refuses_the_real_server_when_it_ignores_the_field(llama_cpp_server):
     # llama-cpp-python does not know vLLM's `structured_outputs` field: it answers, unconstrained.
-    settings = RemoteSettings(base_url=llama_server, model="smollm2", constraint="structured_outputs")
+    settings = RemoteSettings(base_url=llama_cpp_server, model="smollm2", constraint="structured_outputs")
     with pytest.raises(
         ConstraintIgnored, match="ignores the JSON schema sent as constraint='structured_outputs'"
     ):
         _run(_with_engine(settings, lambda engine: engine.check_constraints()))
 
 
-def test_a_rejected_dialect_names_the_setting_to_change(llama_server):
+def test_a_rejected_dialect_names_the_setting_to_change(llama_cpp_server):
     settings = RemoteSettings(
-        base_url=llama_server, model="smollm2", constraint="response_format", max_retries=0
+        base_url=llama_cpp_server, model="smollm2", constraint="response_format", max_retries=0
     )
     with pytest.raises(EngineError, match="try ROUTER_REMOTE_CONSTRAINT=structured_outputs or json_object"):
         _run(_with_engine(settings, lambda engine: engine.check_constraints()))
 
 
-def test_generate_and_stream_through_the_real_server(llama_server):
+def test_generate_and_stream_through_the_real_server(llama_cpp_server):
     # llama.cpp's own schema-to-GBNF converter cannot parse the decision schema's `\\S` patterns (the
     # server process dies on it), so this uses a pattern-free choice; decisions go to vLLM servers.
-    settings = RemoteSettings(base_url=llama_server, model="smollm2", constraint="json_object")
+    settings = RemoteSettings(base_url=llama_cpp_server, model="smollm2", constraint="json_object")
     tools = ["codebase_search", "file_manager", "sandbox_exec", "ask_human"]
     modes = ["exact", "semantic", "hybrid"]
     schema = {

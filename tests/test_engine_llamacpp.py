@@ -8,7 +8,6 @@ import pytest
 
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.engines import DeadlineExceeded, GenerationRequest
-from service.engines.llamacpp import LlamaCppEngine
 
 
 def _request(query: str, reasoning: bool = True, **kwargs) -> GenerationRequest:
