@@ -23,9 +23,20 @@ def test_vllm_request_objects_against_the_real_package():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("VIRTUAL_ENV", None)
     run = subprocess.run(
-        [str(ROOT / ".venv-vllm" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/vllm_env/check_vllm_objects.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(ROOT / ".venv-vllm" / "bin" / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/vllm_env/check_vllm_objects.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     sys.stdout.write(run.stdout[-4000:])
     assert run.returncode == 0, f"vLLM checks failed:\n{run.stdout[-8000:]}\n{run.stderr[-4000:]}"

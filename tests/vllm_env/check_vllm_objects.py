@@ -35,7 +35,9 @@ COMPACT = (
 
 
 def _request(**overrides) -> GenerationRequest:
-    fields = dict(messages=build_messages("where is User defined?"), json_schema=grammar_json_schema(), max_tokens=96)
+    fields = dict(
+        messages=build_messages("where is User defined?"), json_schema=grammar_json_schema(), max_tokens=96
+    )
     fields.update(overrides)
     return GenerationRequest(**fields)
 
@@ -61,7 +63,9 @@ def test_schema_travels_as_structured_outputs_params(tmp_path):
 
 
 def test_unconstrained_and_sampled_requests(tmp_path):
-    params = to_sampling_params(_request(json_schema=None, temperature=0.7, ignore_eos=True), _settings(tmp_path))
+    params = to_sampling_params(
+        _request(json_schema=None, temperature=0.7, ignore_eos=True), _settings(tmp_path)
+    )
     assert params.structured_outputs is None
     assert params.temperature == 0.7 and params.seed == 0 and params.ignore_eos is True
 
@@ -77,7 +81,9 @@ def test_xgrammar_refused_at_start_with_the_reason(tmp_path):
         check_backend(_settings(tmp_path, backend="xgrammar"))
 
 
-@pytest.mark.parametrize(("backend", "compact"), [("guidance", True), ("xgrammar", True), ("outlines", False)])
+@pytest.mark.parametrize(
+    ("backend", "compact"), [("guidance", True), ("xgrammar", True), ("outlines", False)]
+)
 def test_whitespace_off_where_the_backend_allows(tmp_path, backend, compact):
     kwargs = engine_kwargs(_settings(tmp_path, backend=backend))
     config = StructuredOutputsConfig(**kwargs["structured_outputs_config"])
