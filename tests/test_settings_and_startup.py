@@ -47,6 +47,9 @@ def test_defaults_serve_the_embedded_model_on_loopback(monkeypatch):
     settings = load_settings()
     assert settings.host == "127.0.0.1" and settings.port == 8000
     assert settings.model_path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert settings.adapter_path is not None and settings.adapter_path.name == "adapter.gguf"
+    monkeypatch.setenv("ROUTER_ADAPTER_PATH", "none")
+    assert load_settings().adapter_path is None
 
 
 def test_unknown_router_variables_are_named(monkeypatch):
