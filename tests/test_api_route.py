@@ -18,6 +18,7 @@ def test_health_and_ready(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["ready"] is True and ready["engine"] == "llamacpp"
+    assert ready["adapter"] == "router-smollm2"  # the shipped adapter is the default
 
 
 def test_thirty_varied_requests_return_valid_decisions(client, queries):
@@ -99,3 +100,9 @@ def test_metrics_count_requests_and_decisions(client):
     assert "router_decisions_total{" in text
     assert "router_http_request_duration_seconds_bucket" in text
     assert "router_ready 1.0" in text
+
+
+def test_v1_models_lists_the_base_and_the_shipped_adapter(client):
+    models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+    base = client.get("/ready").json()["model"]
+    assert models["router-smollm2"]["parent"] == base and base in models

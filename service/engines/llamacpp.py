@@ -91,7 +91,7 @@ class LlamaCppEngine(Engine):
         self._lock = threading.Lock()
         self._matchers: OrderedDict[str, Any] = OrderedDict()
         self.model_name = Path(model_path).stem
-        self.adapter_name = Path(adapter_path).stem if adapter_path else None
+        self.adapter_name = _adapter_name(Path(adapter_path)) if adapter_path else None
         self.load_seconds = time.perf_counter() - started
         log.info("loaded %s in %.2fs (adapter: %s)", model_path, self.load_seconds, adapter_path)
 
@@ -352,6 +352,12 @@ class LlamaCppEngine(Engine):
             cached_tokens=cached,
             timings=timings,
         )
+
+
+def _adapter_name(path: Path) -> str:
+    """What /v1/models calls an adapter: its file's stem, or its folder's name for a generic file name
+    (models/router-smollm2/adapter.gguf is "router-smollm2")."""
+    return path.parent.name if path.stem == "adapter" else path.stem
 
 
 class _BranchWatch:
