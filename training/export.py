@@ -79,13 +79,13 @@ def lora_to_gguf(adapter_dir: str | Path, base_gguf: str | Path, out_path: str |
         gguf_name = names.get_name(hf_name)
         if gguf_name is None:
             raise ExportError(f"no GGUF name for {hf_name}")
+        base_shape = base_shapes.get(gguf_name + ".weight")  # GGUF order: (in, out)
+        if base_shape != (a.shape[1], b.shape[0]):  # checked first: a foreign adapter may not even permute
+            raise ExportError(f"{hf_name}: adapter maps {a.shape[1]}->{b.shape[0]} but base {gguf_name} is {base_shape}")
         if hf_name.endswith("q_proj"):
             b = llama_permute(b, n_head)
         elif hf_name.endswith("k_proj"):
             b = llama_permute(b, n_head_kv)
-        base_shape = base_shapes.get(gguf_name + ".weight")  # GGUF order: (in, out)
-        if base_shape != (a.shape[1], b.shape[0]):
-            raise ExportError(f"{hf_name}: adapter maps {a.shape[1]}->{b.shape[0]} but base {gguf_name} is {base_shape}")
         writer.add_tensor(f"{gguf_name}.weight.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
         writer.add_tensor(f"{gguf_name}.weight.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
     out_path.parent.mkdir(parents=True, exist_ok=True)
