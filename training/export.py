@@ -108,6 +108,11 @@ def merge_to_16bit(base_model: str, adapter_dir: str | Path, out_dir: str | Path
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     model = model.to(getattr(torch, dtype))
+    # The base was dequantized from a GGUF: a leftover (even null) quantization_config makes loaders
+    # such as vLLM look for a quantizer.
+    for leftover in ("quantization_config", "_pre_quantization_dtype"):
+        if hasattr(model.config, leftover):
+            delattr(model.config, leftover)
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     AutoTokenizer.from_pretrained(adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists() else source).save_pretrained(out_dir)
