@@ -247,6 +247,8 @@ def train_cpu(
         for s, handler in previous.items():
             signal.signal(s, handler)
 
+    if step % config.save_every:
+        save_checkpoint()  # the last steps too, so a run cut by its time budget can be given more time
     adapter_dir = out / "adapter"
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
