@@ -80,3 +80,8 @@ class ErrorResponse(BaseModel):
     """Every error, on every endpoint, in OpenAI's error shape."""
 
     error: ErrorDetail
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int, dict]:
+    """OpenAPI `responses` for a route: each status code documented with the shared error body."""
+    return {code: {"model": ErrorResponse, "description": text} for code, text in descriptions.items()}

@@ -12,20 +12,19 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from service.chat import ChatService
 from service.errors import error_response
 from service.openai_protocol import ChatCompletion, ChatCompletionRequest, ChatRequestError, ModelList
-from service.protocol import ErrorResponse
+from service.protocol import error_responses
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-_ERRORS = {
-    code: {"model": ErrorResponse, "description": description}
-    for code, description in {
+_ERRORS = error_responses(
+    {
         400: "Bad request: invalid body, unsupported parameter, broken schema, prompt too long.",
         404: "The model is not served here (see GET /v1/models).",
         413: "The body exceeds the size limit.",
         502: "The model failed to produce a valid answer.",
         503: "The model is not loaded yet.",
-    }.items()
-}
+    }
+)
 
 
 class _ClosingStream(StreamingResponse):

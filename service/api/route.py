@@ -5,22 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.protocol import ErrorResponse, RouteMeta, RouteRequest, RouteResponse
+from service.protocol import RouteMeta, RouteRequest, RouteResponse, error_responses
 from service.state import ServiceState
 from service.tools_api import route_observation
 
 router = APIRouter()
 
-_ERRORS = {
-    code: {"model": ErrorResponse, "description": description}
-    for code, description in {
+_ERRORS = error_responses(
+    {
         400: "The request cannot be served (e.g. longer than the context window).",
         413: "The body exceeds the size limit.",
         422: "The body is not valid JSON or does not match the request schema.",
         502: "The model failed to produce a valid decision.",
         503: "The model is not loaded yet.",
-    }.items()
-}
+    }
+)
 
 
 @router.post("/route", response_model=RouteResponse, response_model_exclude_none=True, responses=_ERRORS)
