@@ -37,6 +37,8 @@ class Outcome:
     latency_ms: float
     error: str | None = None
     raw: str = ""
+    confidence: dict[str, float] = field(default_factory=dict)
+    """`meta.confidence`: the model's probability for its choice at each branching key it reached."""
 
 
 def label(decision: RunningDecision | CompleteDecision | None) -> str:
@@ -70,6 +72,61 @@ def invented_path(query: str, decision) -> bool:
     return not any(v and v in query for v in variants)
 
 
+CONFIDENCE_BINS = (0.5, 0.7, 0.9, 0.99)
+"""Upper edges of the reliability table's bins (the last bin is >= 0.99)."""
+BIN_NAMES = ("<0.5", "0.5-0.7", "0.7-0.9", "0.9-0.99", ">=0.99")
+OVERALL = "decision (least confident key)"
+
+
+def _key_choice(decision, key: str):
+    """The value a decision chose at a branching key, or None where it never reached that key."""
+    if key == "status":
+        return decision.status
+    if not isinstance(decision, RunningDecision):
+        return None
+    if key == "tool_name":
+        return decision.tool_use.tool_name
+    return _args(decision).get(key) if key in ("mode", "operation") else None
+
+
+def _key_right(example: TrainingExample, decision, key: str) -> bool | None:
+    """Whether the choice at `key` matches gold, judged only where every earlier choice matched (a mode is
+    scored when the status and tool were right); None where it was not judged."""
+    earlier = ("status", "tool_name")[: {"status": 0, "tool_name": 1}.get(key, 2)]
+    if any(_key_choice(decision, k) != _key_choice(example.output, k) for k in earlier):
+        return None
+    return _key_choice(decision, key) == _key_choice(example.output, key)
+
+
+def reliability(pairs: list[tuple[float, bool]]) -> dict:
+    """Reliability table of (confidence, correct) pairs: per bin count, mean confidence and accuracy, and the
+    expected calibration error (bin-size-weighted mean |accuracy - mean confidence|)."""
+    bins = [[] for _ in BIN_NAMES]
+    for p, right in pairs:
+        bins[int(np.searchsorted(CONFIDENCE_BINS, p, side="right"))].append((p, right))
+    rows = [{"bin": name, "count": len(b), "mean_confidence": float(np.mean([p for p, _ in b])) if b else None,
+             "accuracy": float(np.mean([r for _, r in b])) if b else None} for name, b in zip(BIN_NAMES, bins)]  # fmt: skip
+    n = len(pairs)
+    ece = sum(r["count"] / n * abs(r["accuracy"] - r["mean_confidence"]) for r in rows if r["count"]) if n else None
+    return {"n": n, "ece": ece, "bins": rows}
+
+
+def calibration(examples: list[TrainingExample], outcomes: list[Outcome]) -> dict[str, dict]:
+    """Per branching key in `meta.confidence`, and for the whole decision at its least confident key."""
+    pairs: dict[str, list[tuple[float, bool]]] = {}
+    for example, outcome in zip(examples, outcomes):
+        if outcome.decision is None or not outcome.confidence:
+            continue
+        for key, p in outcome.confidence.items():
+            right = _key_right(example, outcome.decision, key)
+            if right is not None:
+                pairs.setdefault(key, []).append((p, right))
+        whole = all(_key_right(example, outcome.decision, k) is not False for k in outcome.confidence)
+        whole = whole and label(outcome.decision) == label(example.output)
+        pairs.setdefault(OVERALL, []).append((min(outcome.confidence.values()), whole))
+    return {key: reliability(p) for key, p in pairs.items()}
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
@@ -93,6 +150,8 @@ class Scores:
     """Rows: gold LABELS; columns: predicted LABELS + invalid."""
     destructive: int = 0
     errors: list[str] = field(default_factory=list)
+    calibration: dict[str, dict] = field(default_factory=dict)
+    """Reliability of `meta.confidence` per branching key (see `calibration`); empty without confidences."""
 
     def headline(self) -> dict[str, float | int | None]:
         keys = ("n", "decision_accuracy", "argument_accuracy", "validity", "safety", "invented_paths",
@@ -151,4 +210,5 @@ def score(examples: list[TrainingExample], outcomes: list[Outcome]) -> Scores:
         confusion=confusion.tolist(),
         destructive=destructive,
         errors=[o.error for o in outcomes if o.error][:20],
+        calibration=calibration(examples, outcomes),
     )

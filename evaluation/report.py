@@ -42,9 +42,25 @@ def markdown(results: dict[str, Scores], meta: dict) -> str:
         lines += ["", "Confusion (rows gold, columns predicted):", "",
                   "| gold \\ predicted | " + " | ".join([*LABELS, INVALID]) + " |", "|---|" + "---|" * (len(LABELS) + 1)]
         lines += [f"| {LABELS[i]} | " + " | ".join(str(c) for c in row) + " |" for i, row in enumerate(s.confusion)]
+        lines += _reliability_lines(s.calibration)
         if s.errors:
             lines += ["", "First errors:", ""] + [f"- `{e[:200]}`" for e in s.errors[:5]]
     return "\n".join(lines) + "\n"
+
+
+def _reliability_lines(calibration: dict[str, dict]) -> list[str]:
+    """Reliability table of meta.confidence: per branching key and bin, is p the share of right choices?"""
+    if not calibration:
+        return []
+    lines = ["", "Calibration of meta.confidence (a key's choice is judged where the choices before it were "
+             "right; the last key is the whole decision at its least confident key):", "",
+             "| key | confidence | count | mean confidence | accuracy |", "|---|---|---|---|---|"]  # fmt: skip
+    for key, table in calibration.items():
+        lines += [f"| {key} | {b['bin']} | {b['count']} | {_pct(b['mean_confidence'])} | {_pct(b['accuracy'])} |"
+                  for b in table["bins"] if b["count"]]  # fmt: skip
+    lines += ["", "| key | n | expected calibration error |", "|---|---|---|"]
+    lines += [f"| {key} | {t['n']} | {_pct(t['ece'])} |" for key, t in calibration.items()]
+    return lines
 
 
 def _slug(name: str) -> str:

@@ -39,7 +39,8 @@ class HttpTarget:
         try:
             body = response.json()
             fields = {k: body[k] for k in ("status", "thought", "tool_use", "final_answer") if body.get(k) is not None}
-            return Outcome(validate_decision(fields), latency, raw=response.text)
+            confidence = (body.get("meta") or {}).get("confidence") or {}
+            return Outcome(validate_decision(fields), latency, raw=response.text, confidence=confidence)
         except (ValueError, ValidationError) as error:
             return Outcome(None, latency, f"invalid decision: {str(error)[:300]}", response.text)
 
@@ -59,7 +60,8 @@ class RouterTarget:
             result = await self.router.route(query)
         except Exception as error:  # noqa: BLE001 - an engine failure is a scored outcome, not a crash
             return Outcome(None, (time.perf_counter() - started) * 1e3, f"{type(error).__name__}: {error}")
-        return Outcome(result.decision, (time.perf_counter() - started) * 1e3)
+        return Outcome(result.decision, (time.perf_counter() - started) * 1e3,
+                       confidence=dict(result.generation.confidence))
 
 
 class PromptedBaseline:
