@@ -63,6 +63,8 @@ class Sample:
     """Prompt tokens evaluated (not reused from the KV cache)."""
     passes: int = 0
     """Forward passes (llama_decode calls)."""
+    forward_ms: float = 0.0
+    """Time inside llama_decode: the model itself; the rest is grammar, sampling and Python."""
     prefill_ms: float = 0.0
     decode_ms: float = 0.0
     tool_call: bool = True
@@ -75,18 +77,22 @@ class Series:
 
 
 class PassCounter:
-    """Counts llama.cpp forward passes wherever llama-cpp-python makes them."""
+    """Counts llama.cpp forward passes, and the time spent in them, wherever llama-cpp-python makes them."""
 
     def __init__(self) -> None:
         import llama_cpp
         import llama_cpp.llama_cpp as low
 
-        self.calls = 0
+        self.calls, self.seconds = 0, 0.0
         original = low.llama_decode
 
         def counted(*args):
             self.calls += 1
-            return original(*args)
+            started = time.perf_counter()
+            try:
+                return original(*args)
+            finally:
+                self.seconds += time.perf_counter() - started
 
         low.llama_decode = llama_cpp.llama_decode = counted
 
@@ -128,7 +134,7 @@ class Floor:
         # llama-cpp-python reuses its KV cache up to the longest prefix shared with the last prompt, as our
         # engine does: count what it recomputes the same way (it always re-evaluates the last token).
         recomputed = len(prompt) - min(_shared(self._last, prompt), len(prompt) - 1)
-        before = counter.calls
+        before, in_model = counter.calls, counter.seconds
         started = time.perf_counter()
         out = self.llm.create_completion(prompt, max_tokens=FLOOR_TOKENS, temperature=0.0,
                                          logits_processor=self._processors)  # fmt: skip
@@ -136,17 +142,19 @@ class Floor:
         if out["usage"]["completion_tokens"] != FLOOR_TOKENS:
             raise RuntimeError(f"the floor made {out['usage']['completion_tokens']} tokens, not {FLOOR_TOKENS}")
         self._last = prompt + self.llm.tokenize(out["choices"][0]["text"].encode(), add_bos=False)
-        return Sample(ms, sampled=FLOOR_TOKENS, recomputed=recomputed, passes=counter.calls - before)
+        return Sample(ms, sampled=FLOOR_TOKENS, recomputed=recomputed, passes=counter.calls - before,
+                      forward_ms=(counter.seconds - in_model) * 1e3)
 
 
 async def _route(router: Router, query: str, reasoning: bool, counter: PassCounter) -> Sample:
-    before = counter.calls
+    before, in_model = counter.calls, counter.seconds
     started = time.perf_counter()
     result = await router.route(query, reasoning=reasoning)
     ms = (time.perf_counter() - started) * 1e3
     g = result.generation
     return Sample(ms, sampled=g.completion_tokens - g.forced_tokens, forced=g.forced_tokens,
                   recomputed=g.prompt_tokens - g.cached_tokens, passes=counter.calls - before,
+                  forward_ms=(counter.seconds - in_model) * 1e3,
                   prefill_ms=g.timings.get("prefill_ms", 0.0), decode_ms=g.timings.get("decode_ms", 0.0),
                   tool_call=result.decision.status == "running")  # fmt: skip
 
@@ -208,6 +216,7 @@ def summarise(series: dict[str, Series]) -> list[dict]:
             "p50_ms": p50, "p95_ms": p95, "p50_ratio": p50 / floor_p50, "p95_ratio": p95 / floor_p50,
             "sampled": mean("sampled"), "forced": mean("forced"), "recomputed": mean("recomputed"),
             "passes": mean("passes"), "prefill_ms": mean("prefill_ms"), "decode_ms": mean("decode_ms"),
+            "forward_ms": mean("forward_ms"), "outside_ms": mean("ms") - mean("forward_ms"),
             "decode_ms_per_pass": mean("decode_ms") / (mean("passes") - 1) if calls else float("nan"),
         })  # fmt: skip
     return rows
@@ -216,8 +225,9 @@ def summarise(series: dict[str, Series]) -> list[dict]:
 def table(rows: list[dict]) -> str:
     lines = [
         "| variant | tool calls | p50 ms | p95 ms | p50 / floor p50 | p95 / floor p50 | sampled tokens | forced tokens "
-        "| forward passes | prompt tokens recomputed | prefill ms | decode ms | decode ms / pass |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| forward passes | prompt tokens recomputed | prefill ms | decode ms | decode ms / pass "
+        "| in llama_decode ms | outside it ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         floor = r["variant"] in (FLOOR, FLOOR_ADAPTER)
@@ -227,7 +237,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['variant']} | {count} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p50_ratio']:.2f} "
             f"| {r['p95_ratio']:.2f} | {r['sampled']:.1f} | {r['forced']:.1f} | {r['passes']:.1f} "
-            f"| {r['recomputed']:.1f} | {' | '.join(phases)} |"
+            f"| {r['recomputed']:.1f} | {' | '.join(phases)} | {r['forward_ms']:.0f} | {r['outside_ms']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -256,7 +266,8 @@ def main() -> None:
     print(table(rows))
     print()
     print("Latency columns are over decisions that came out as tool calls (the 'tool calls' column); token, pass and "
-          "phase columns are means per decision. Ratios divide by the floor's p50.")  # fmt: skip
+          "phase columns are means per decision. Ratios divide by the floor's p50. 'in llama_decode' is the model's own time "
+          "(the forward passes); 'outside it' is the mean latency less that: tokenising, grammar masks, sampling, Python.")  # fmt: skip
     for name, s in series.items():
         for error in s.errors[:3]:
             print(f"- {name}: {error}")
