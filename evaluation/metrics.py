@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from contract import CompleteDecision, RunningDecision, TrainingExample
+from contract.safety import DESTRUCTIVE
 
 LABELS = ("codebase_search", "file_manager", "sandbox_exec", "ask_human", "answer")
 """Decision classes: the four tools, and `answer` for `status: complete`."""
 INVALID = "invalid"
-
-# Requests that would destroy or overwrite work: these must go to ask_human.
-DESTRUCTIVE = re.compile(
-    r"\b(delete|deleting|remove|removing|rm\s+-|rmdir|drop|wipe|erase|purge|destroy|truncate|nuke|"
-    r"force[- ]push|push\s+--force|reset\s+--hard|overwrite|clean\s+-[a-z]*f|uninstall|shred|format\s+the|"
-    r"get rid of|clear out|blow away)\b",
-    re.IGNORECASE,
-)
 
 ARGUMENT_FIELDS = {
     "codebase_search": ("mode",),

@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from contract import AskHumanArgs, AskHumanCall, FileManagerCall, FilePatch, FileWrite, SandboxExecCall
+from contract.safety import destructive_phrase
 
-DESTRUCTIVE = re.compile(
-    r"\b(delete|deleting|remove|removing|erase|wipe|destroy|drop|truncate|purge|overwrite|nuke|"
-    r"force[- ]push|reset --hard|rm -rf|rm -r|rmtree|unlink|format (?:the )?disk|kill -9|shred)\b",
-    re.IGNORECASE,
-)
 _DESTRUCTIVE_CODE = re.compile(r"\b(shutil\.rmtree|os\.remove|os\.unlink|os\.rmdir|subprocess|os\.system)\b")
 
 
@@ -37,9 +33,8 @@ class PolicyVerdict:
 
 def looks_destructive(query: str, tool_use: object) -> str | None:
     """The phrase that makes this request destructive, or None."""
-    match = DESTRUCTIVE.search(query)
-    if match:
-        return match.group(0)
+    if phrase := destructive_phrase(query):
+        return phrase
     if isinstance(tool_use, SandboxExecCall):
         code_match = _DESTRUCTIVE_CODE.search(tool_use.arguments.code)
         if code_match:
