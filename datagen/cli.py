@@ -15,7 +15,7 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="The data factory: compose, generate, validate, split, publish, stats.")
 
 DEFAULT_OUT = Path("data/router")
-REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf} --out {out}"
+REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf}{thoughts} --out {out}"
 
 
 def _fail(message: str) -> None:
@@ -43,6 +43,7 @@ def compose(
     test_fraction: Annotated[float, typer.Option(help="Share of each intent held out for test.", min=0.01, max=0.5)] = 0.1,
     raw: Annotated[Optional[Path], typer.Option(help="Also write every row with its metadata here (JSONL).")] = None,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
+    short_thoughts: Annotated[bool, typer.Option(help="Keep only each thought's reason clause (fewer tokens per decision).")] = False,
 ) -> None:
     """Compose the offline dataset: draft, run sandbox programs, validate, dedup, split, write the card."""
     from datagen.compose import compose as run_compose
@@ -50,7 +51,7 @@ def compose(
     from datagen.split import stratified_split
     from datagen.stats import dataset_stats, render_card
 
-    composed, report = run_compose(rows, seed=seed, progress=progress)
+    composed, report = run_compose(rows, seed=seed, progress=progress, short_thoughts=short_thoughts)
     clean = [{"user_query": r["user_query"], "output": r["output"]} for r in composed]
     train, test = stratified_split(clean, test_fraction=test_fraction, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +63,8 @@ def compose(
     rejections = {"drafted": report.drafted, "sandbox_failed": report.sandbox_failed,
                   "validation": report.validation.as_dict()}
     dedup = {"exact": report.dedup.exact_duplicates, "near": report.dedup.near_duplicates}
-    command = REPRODUCE.format(rows=rows, seed=seed, tf=test_fraction, out=out)
+    command = REPRODUCE.format(rows=rows, seed=seed, tf=test_fraction, out=out,
+                               thoughts=" --short-thoughts" if short_thoughts else "")
     (out / "README.md").write_text(render_card(stats, train=len(train), test=len(test), command=command,
                                                rejections=rejections, dedup=dedup))
     (out / "stats.json").write_text(json.dumps({**stats, "rejections": rejections, "dedup": dedup,

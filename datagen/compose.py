@@ -19,6 +19,7 @@ from datagen.domains import DOMAINS
 from datagen.intents import BUILDERS, Draft
 from datagen.sandbox_run import run_many
 from datagen.styles import PERSONAS, apply_style, mark, pick_style, unmark, with_persona
+from datagen.thoughts import shorten
 from datagen.validate import ValidationReport, validate_rows
 
 MIX: dict[str, float] = {"search": 0.35, "compute": 0.24, "modify": 0.18, "direct": 0.15, "escalate": 0.08}
@@ -73,22 +74,26 @@ def render(rng: random.Random, draft: Draft) -> tuple[str, str, str]:
     return text.strip(), persona.name, style
 
 
-def draft_row(seed: int, intent: str, index: int) -> dict[str, Any]:
-    """One candidate row (with a `meta` key), a pure function of (seed, intent, index)."""
+def draft_row(seed: int, intent: str, index: int, short_thoughts: bool = False) -> dict[str, Any]:
+    """One candidate row (with a `meta` key), a pure function of (seed, intent, index, short_thoughts)."""
     rng = random.Random(f"{seed}:{intent}:{index}")
     domain = rng.choice(DOMAINS)
     builders = BUILDERS[intent]
     builder = rng.choices([b for b, _ in builders], weights=[w for _, w in builders])[0]
     draft = builder(rng, domain)
     query, persona, style = render(rng, draft)
+    if short_thoughts and "thought" in draft.decision:
+        draft.decision["thought"] = shorten(draft.decision["thought"])
     meta = {"intent": intent, "subtype": draft.subtype, "domain": domain.name, "persona": persona, "style": style,
             "seed": seed, "index": index, **draft.extra}
     return {"user_query": query, "output": draft.decision, "meta": meta}
 
 
 def compose(n: int, seed: int = 0, *, mix: dict[str, float] = MIX, progress: bool = False,
-            max_rounds: int = 6) -> tuple[list[dict[str, Any]], ComposeReport]:
-    """n validated, deduplicated rows in the target mix; each row carries `meta` (drop it to train)."""
+            max_rounds: int = 6, short_thoughts: bool = False) -> tuple[list[dict[str, Any]], ComposeReport]:
+    """n validated, deduplicated rows in the target mix; each row carries `meta` (drop it to train).
+
+    `short_thoughts` keeps each thought's reason clause only (see datagen.thoughts.shorten)."""
     report = ComposeReport(requested=n)
     want = quotas(n, mix)
     kept: dict[str, list[dict[str, Any]]] = {k: [] for k in want}
@@ -101,7 +106,7 @@ def compose(n: int, seed: int = 0, *, mix: dict[str, float] = MIX, progress: boo
         drafts: list[dict[str, Any]] = []
         for intent, short in missing.items():
             count = int(short * 1.25) + 5
-            drafts += [draft_row(seed, intent, next_index[intent] + i) for i in range(count)]
+            drafts += [draft_row(seed, intent, next_index[intent] + i, short_thoughts) for i in range(count)]
             next_index[intent] += count
         report.drafted += len(drafts)
         drafts = _run_sandbox(drafts, report, progress)

@@ -2,7 +2,8 @@
 
 A thought is built from a reason clause and an action clause drawn independently, so the same
 decision is explained in dozens of ways. Slot values ({s}) are short (a symbol, a file name), never
-a copy of the request. Kept to roughly 8-22 words: every generated token costs latency when serving.
+a copy of the request. Kept to roughly 8-22 words: every generated token costs latency when serving; `shorten` keeps only
+the reason clause (6-12 words), for the shorter-thought variant the speed issue measures.
 """
 
 from __future__ import annotations
@@ -115,3 +116,28 @@ def thought(rng: random.Random, kind: str, slot: str = "", keep_case: bool = Tru
     if not text.endswith("."):
         text += "."
     return " ".join(text.split())
+
+
+# Longest first, so an action that ends another ("write the file" in "create it ... write the file") never
+# cuts a thought in the wrong place.
+_ACTIONS = sorted({a for _, actions in BANK.values() for a in actions}, key=len, reverse=True)
+MIN_WORDS = 6  # the contract's lower bound on a thought
+
+
+def shorten(text: str) -> str:
+    """The thought's reason clause alone, when that is a valid thought (6+ words); else the thought unchanged.
+
+    A pure function of the text, so a dataset composed with short thoughts has exactly the requests and
+    decisions of the full one: only the thoughts differ, which is what an accuracy-against-length
+    comparison needs.
+    """
+    body = text.removesuffix(".")
+    for action in _ACTIONS:
+        for joint in _JOIN:
+            for spelled in (action, action[0].upper() + action[1:]):
+                if body.endswith(joint + spelled):
+                    reason = body[: -len(joint + spelled)]
+                    if len(reason.split()) < MIN_WORDS:
+                        return text
+                    return reason + "."  # a prefix of the thought: its first letter's case is already right
+    return text

@@ -102,3 +102,21 @@ def test_escalations_ask_a_question(composed):
     asks = [r for r in rows if r["meta"]["intent"] == "escalate"]
     assert {r["meta"]["subtype"] for r in asks} == {"destructive", "ambiguous"}
     assert all("?" in r["output"]["tool_use"]["arguments"]["question"] for r in asks)
+
+
+def test_short_thoughts_change_only_the_thought():
+    """The shorter-thought variant keeps each request and decision; its thoughts are the reason clauses."""
+    shortened = 0
+    for intent in MIX:
+        for index in range(40):
+            full, short = draft_row(11, intent, index), draft_row(11, intent, index, short_thoughts=True)
+            assert short["user_query"] == full["user_query"]
+            assert {k: v for k, v in short["output"].items() if k != "thought"} == \
+                   {k: v for k, v in full["output"].items() if k != "thought"}
+            if "thought" in full["output"]:
+                long_text, short_text = full["output"]["thought"], short["output"]["thought"]
+                assert long_text.startswith(short_text.removesuffix("."))
+                assert 6 <= len(short_text.split()) <= len(long_text.split())
+                TrainingExample.model_validate({k: short[k] for k in ("user_query", "output")})  # still valid
+                shortened += short_text != long_text
+    assert shortened > 100
