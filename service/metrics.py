@@ -53,6 +53,11 @@ class Metrics:
             "Decisions replaced by ask_human because the model's confidence was below the threshold.",
             registry=r,
         )
+        self.destructive_overrides = Counter(
+            "router_destructive_overrides_total",
+            "Decisions replaced by ask_human because the request reads as destructive.",
+            registry=r,
+        )
         self.ready = Gauge("router_ready", "1 when the model is loaded and warmed up.", registry=r)
         # /v1/chat/completions (issue 5)
         self.chat_completions = Counter(

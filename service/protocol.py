@@ -51,6 +51,10 @@ class RouteMeta(BaseModel):
     low_confidence: bool = Field(
         default=False, description="The choice fell below ROUTER_CONFIDENCE_THRESHOLD and became ask_human."
     )
+    destructive: bool = Field(
+        default=False,
+        description="The request reads as destructive; the model's tool call became ask_human (ROUTER_DESTRUCTIVE_GUARD).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

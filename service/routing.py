@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.decision import CompleteDecision, RunningDecision
+from contract.decision import CompleteDecision, FilePatch, RunningDecision
+from contract.safety import destructive_phrase
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
 
@@ -24,18 +25,22 @@ class RouteResult:
     latency_ms: float
     low_confidence: bool = False
     """The model's own choice fell below the confidence threshold and was replaced by ask_human."""
+    destructive: bool = False
+    """The request reads as destructive and the model's tool call was replaced by ask_human."""
 
 
 class Router:
     """Builds the prompt, constrains the engine with the decision grammar, validates the output."""
 
     def __init__(
-        self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0
+        self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
+        destructive_guard: bool = False,
     ) -> None:
         self.engine = engine
         self.max_tokens = max_tokens
         self.metrics = metrics
         self.confidence_threshold = confidence_threshold
+        self.destructive_guard = destructive_guard
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
@@ -55,7 +60,10 @@ class Router:
         low = min(generation.confidence.values(), default=1.0) < self.confidence_threshold
         if low:
             decision = _ask_to_clarify(query, decision, generation.confidence, reasoning)
-        result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3, low)
+        phrase = destructive_phrase(query) if self.destructive_guard and _acts(decision) else None
+        if phrase:
+            decision = _confirm_first(query, phrase, decision, reasoning)
+        result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3, low, bool(phrase))
         if self.metrics:
             self._record(result)
         return result
@@ -86,6 +94,8 @@ class Router:
         m.adapter_requests.labels(adapter=self.engine.adapter_name or "base").inc()
         if result.low_confidence:
             m.low_confidence_overrides.inc()
+        if result.destructive:
+            m.destructive_overrides.inc()
 
 
 def _ask_to_clarify(
@@ -102,6 +112,34 @@ def _ask_to_clarify(
             arguments=AskHumanArgs(
                 question=f"I am not sure how to handle this request; can you say more about what you want? {query}"[:400],
                 context=f"proposed {choice} with low confidence ({scores})"[:600],
+            ),
+        ),
+    )
+
+
+def _acts(decision: RunningDecision | CompleteDecision) -> bool:
+    """Whether this decision sets off on the request with a tool other than ask_human.
+
+    A patch is exempt: it replaces text the user quoted in a file the user named ("delete the line
+    `debug=True` in app.py"), which is an edit they spelled out, not a destructive act to confirm.
+    """
+    if not isinstance(decision, RunningDecision) or decision.tool_use.tool_name == "ask_human":
+        return False
+    return not isinstance(getattr(decision.tool_use, "arguments", None), FilePatch)
+
+
+def _confirm_first(
+    query: str, phrase: str, proposed: RunningDecision, reasoning: bool
+) -> RunningDecision:
+    """Replace a tool call on a destructive-sounding request with a request for confirmation."""
+    return RunningDecision(
+        status="running",
+        thought=f"The request reads as destructive ({phrase}), so a human confirms before anything runs" if reasoning else None,
+        tool_use=AskHumanCall(
+            tool_name="ask_human",
+            arguments=AskHumanArgs(
+                question=f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}"[:400],
+                context=f"proposed {proposed.tool_use.tool_name}: {proposed.tool_use.arguments.model_dump_json(exclude_none=True)}"[:600],
             ),
         ),
     )

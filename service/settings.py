@@ -80,6 +80,11 @@ class Settings(HardeningSettings, ToolsSettings):
         description="A decision whose least-confident choice (status, tool, mode, operation) has a lower "
         "probability becomes ask_human; 0 turns this off.",
     )
+    destructive_guard: bool = Field(
+        default=True,
+        description="A request that reads as destructive (delete, drop, wipe, rm -rf, force-push, ...) gets "
+        "ask_human whatever tool the model chose, except a patch of quoted text in a named file.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

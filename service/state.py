@@ -55,6 +55,7 @@ class ServiceState:
             max_tokens=self.settings.max_tokens,
             metrics=self.metrics,
             confidence_threshold=self.settings.confidence_threshold,
+            destructive_guard=self.settings.destructive_guard,
         )
         self.load_seconds = time.perf_counter() - started
         self.ready = True

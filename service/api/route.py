@@ -39,6 +39,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             truncated=g.truncated,
             confidence={key: round(p, 4) for key, p in g.confidence.items()},
             low_confidence=result.low_confidence,
+            destructive=result.destructive,
         ),
     )
     if body.execute:

@@ -1,0 +1,59 @@
+"""The destructive-request guard: a tool call on a request that reads as destructive becomes ask_human."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from service.routing import Router
+from tests.hardening_fakes import FakeEngine
+
+THOUGHT = "The user wants this done, so the tool that does it is the right call"
+SANDBOX = {"status": "running", "thought": THOUGHT,
+           "tool_use": {"tool_name": "sandbox_exec", "arguments": {"code": "print(1)", "timeout": 5}}}
+SEARCH = {"status": "running", "thought": THOUGHT,
+          "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "migrations", "mode": "semantic"}}}
+PATCH = {"status": "running", "thought": THOUGHT,
+         "tool_use": {"tool_name": "file_manager", "arguments": {
+             "operation": "patch", "path": "app.py", "target_string": "debug = True", "replacement_string": ""}}}
+ANSWER = {"status": "complete", "final_answer": "It moves HEAD and discards changes."}
+
+
+def route(decision: dict, query: str, guard: bool = True):
+    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, destructive_guard=guard)
+    return asyncio.run(router.route(query))
+
+
+@pytest.mark.parametrize("decision", [SANDBOX, SEARCH])
+def test_a_tool_call_on_a_destructive_request_asks_first(decision):
+    result = route(decision, "rm -rf the migrations folder, we don't need it")
+    assert result.destructive
+    assert result.decision.tool_use.tool_name == "ask_human"
+    assert "rm -" in result.decision.tool_use.arguments.question
+    assert decision["tool_use"]["tool_name"] in result.decision.tool_use.arguments.context
+
+
+def test_patch_of_quoted_text_in_a_named_file_is_an_edit_not_a_destruction():
+    result = route(PATCH, "delete the line `debug = True` in app.py")
+    assert not result.destructive and result.decision.tool_use.tool_name == "file_manager"
+
+
+def test_answers_and_ordinary_requests_pass_and_the_guard_can_be_turned_off():
+    assert route(ANSWER, "what does git reset --hard do?").decision.status == "complete"
+    assert not route(SANDBOX, "compute 2 ** 64").destructive
+    off = route(SANDBOX, "wipe the staging database", guard=False)
+    assert not off.destructive and off.decision.tool_use.tool_name == "sandbox_exec"
+
+
+@pytest.mark.parametrize("query", [
+    "rm -rf build/ and dist/ then rebuild everything",
+    "drop the users table on prod, it's a copy anyway",
+    "force push my branch over main",
+])
+def test_the_served_router_sends_destructive_requests_to_a_human(live_server, query):
+    with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        body = http.post("/route", json={"query": query}).json()
+    assert body["tool_use"]["tool_name"] == "ask_human", body
