@@ -28,6 +28,8 @@ def evaluate(
     baseline_limit: Annotated[Optional[int], typer.Option(help="Rows for the baseline (it is slow) [default: --limit].")] = None,
     threads: Annotated[int, typer.Option(help="CPU threads for in-process engines.")] = 2,
     max_tokens: Annotated[int, typer.Option(help="Most generated tokens per decision.")] = 512,
+    destructive_guard: Annotated[bool, typer.Option(help="In-process: apply /route's destructive-request guard, "
+                                                    "as the served default does (ROUTER_DESTRUCTIVE_GUARD).")] = True,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -74,7 +76,8 @@ def evaluate(
             engine = LlamaCppEngine(Path(model), adapter_path=Path(chosen) if chosen else None, n_threads=threads)
             name = "adapter" if chosen else "base model"
             meta["adapter"] = str(chosen) if chosen else None
-            targets[name] = (RouterTarget(Router(engine, max_tokens=max_tokens), name), rows)
+            meta["destructive_guard"] = destructive_guard
+            targets[name] = (RouterTarget(Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard), name), rows)
         if baseline:
             from evaluation.targets import PromptedBaseline
 
