@@ -39,7 +39,10 @@ class HttpTarget:
         try:
             body = response.json()
             fields = {k: body[k] for k in ("status", "thought", "tool_use", "final_answer") if body.get(k) is not None}
-            confidence = (body.get("meta") or {}).get("confidence") or {}
+            meta = body.get("meta") or {}
+            # The confidence is the model's, for its own choices: a decision the server overrode has none.
+            overridden = meta.get("low_confidence") or meta.get("destructive")
+            confidence = {} if overridden else meta.get("confidence") or {}
             return Outcome(validate_decision(fields), latency, raw=response.text, confidence=confidence)
         except (ValueError, ValidationError) as error:
             return Outcome(None, latency, f"invalid decision: {str(error)[:300]}", response.text)
@@ -60,8 +63,9 @@ class RouterTarget:
             result = await self.router.route(query)
         except Exception as error:  # noqa: BLE001 - an engine failure is a scored outcome, not a crash
             return Outcome(None, (time.perf_counter() - started) * 1e3, f"{type(error).__name__}: {error}")
+        overridden = result.low_confidence or result.destructive
         return Outcome(result.decision, (time.perf_counter() - started) * 1e3,
-                       confidence=dict(result.generation.confidence))
+                       confidence={} if overridden else dict(result.generation.confidence))
 
 
 class PromptedBaseline:

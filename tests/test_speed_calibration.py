@@ -79,8 +79,12 @@ def test_http_target_carries_meta_confidence():
     target = HttpTarget("http://router.test")
     target._client = httpx.AsyncClient(base_url=target.url, transport=httpx.MockTransport(
         lambda request: httpx.Response(200, json=body)))  # fmt: skip
-    [outcome] = asyncio.run(run_target(target, [TrainingExample(user_query="what is a mutex?", output=ANSWER)]))
+    row = TrainingExample(user_query="what is a mutex?", output=ANSWER)
+    [outcome] = asyncio.run(run_target(target, [row]))
     assert outcome.decision.final_answer == "a mutex is a lock" and outcome.confidence == {"status": 0.8123}
+    body["meta"]["low_confidence"] = True  # the server replaced the model's choice: its confidence is not the decision's
+    [overridden] = asyncio.run(run_target(target, [row]))
+    assert overridden.decision is not None and overridden.confidence == {}
 
 
 def test_in_process_eval_writes_the_reliability_table(gguf_path, tmp_path):
@@ -105,3 +109,6 @@ def test_in_process_eval_writes_the_reliability_table(gguf_path, tmp_path):
     assert "| status | 3 |" in md and "expected calibration error" in md
     saved = json.loads(paths["json"].read_text())["results"]["adapter"]["calibration"]
     assert saved["status"]["n"] == 3 and len(saved["status"]["bins"]) == 5
+    unsure = RouterTarget(Router(engine, max_tokens=512, confidence_threshold=0.9999), "unsure")
+    [overridden] = asyncio.run(run_target(unsure, rows[:1]))
+    assert overridden.decision.tool_use.tool_name == "ask_human" and overridden.confidence == {}
