@@ -252,6 +252,7 @@ def main() -> None:
     args = parser.parse_args()
 
     queries = tool_call_queries(args.queries)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     series = run(queries, args.repeats, args.threads, args.warmup)
     rows = summarise(series)
@@ -260,7 +261,8 @@ def main() -> None:
               f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; threads: {args.threads}; "
               f"adapter: {SHIPPED_ADAPTER.relative_to(REPO)} over {default_model_path().name}; "
               f"{len(queries)} tool-call queries of the test split x {args.repeats} (+{args.warmup} warm-up), "
-              f"in-process Router, greedy; run took {time.perf_counter() - started:.0f} s")  # fmt: skip
+              f"in-process Router, greedy; run took {time.perf_counter() - started:.0f} s; "
+              f"load average at start {load:.1f}, at end {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(header)
     print()
     print(table(rows))
