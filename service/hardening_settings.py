@@ -24,8 +24,8 @@ class HardeningSettings(BaseSettings):
         default=2,
         ge=1,
         le=4096,
-        description="Engine requests served at once; the rest wait in the queue. The llama.cpp engine runs "
-        "one at a time, so 2 only overlaps one request's tokenisation with another's decoding.",
+        description="Engine requests served at once; the rest wait in the queue. Unset, it is ROUTER_PARALLEL + 1 "
+        "(the llama.cpp engine decodes that many sequences together; one more tokenises meanwhile).",
     )
     max_queued_requests: int = Field(
         default=16, ge=0, le=100_000, description="Requests that may wait for the engine; past it, 429."

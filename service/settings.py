@@ -66,7 +66,17 @@ class Settings(HardeningSettings, ToolsSettings):
         description="CPU threads for the engine; default half the logical CPUs. llama.cpp's threads spin "
         "while they wait for each other, so more threads than free cores makes every token slower.",
     )
-    context_tokens: int = Field(default=4096, ge=512, le=131072, description="Engine context window.")
+    context_tokens: int = Field(
+        default=4096, ge=512, le=131072, description="Engine context window of each request (each sequence slot)."
+    )
+    parallel: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Sequences the llama.cpp engine decodes together (continuous batching); requests beyond "
+        "wait. Each slot keeps its own cached prompt prefix and takes context_tokens of KV cache. 1 serialises "
+        "requests. Unless ROUTER_MAX_CONCURRENT_REQUESTS is set, admission lets parallel + 1 requests in.",
+    )
     max_tokens: int = Field(
         default=512, ge=16, le=4096, description="Most tokens one decision may generate before it is cut off."
     )
@@ -92,6 +102,13 @@ class Settings(HardeningSettings, ToolsSettings):
     @classmethod
     def _none_means_base_model(cls, value):
         return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
+
+    @model_validator(mode="after")
+    def _admit_as_many_as_the_engine_batches(self) -> Settings:
+        # One more than the slots, as before (1 slot, 2 admitted): the next request tokenises meanwhile.
+        if "max_concurrent_requests" not in self.model_fields_set:
+            self.max_concurrent_requests = self.parallel + 1
+        return self
 
     @model_validator(mode="after")
     def _gguf_required_for_llamacpp(self) -> Settings:

@@ -30,7 +30,7 @@ def test_prefix_reuse_changes_no_output(engine, queries):
     for query in queries[:8]:
         engine.generate_sync(_request("an unrelated warm-up request"))
         cached = engine.generate_sync(_request(query))
-        engine._llm.reset()
+        engine.clear_cache()
         fresh = engine.generate_sync(_request(query))
         assert cached.text == fresh.text, query
 

@@ -27,6 +27,7 @@ def create_engine(settings: Settings) -> Engine:
             adapter_path=settings.adapter_path,
             n_threads=settings.threads,
             n_ctx=settings.context_tokens,
+            parallel=settings.parallel,
             fast_forward=settings.fast_forward,
         )
     if settings.engine == "vllm":

@@ -6,22 +6,26 @@ grammar is 20x slower and lets raw control characters into strings); tokens the 
 to the model in one batch instead of one forward pass each (fast-forward); and the prompt's KV state is
 reused across requests up to the longest common token prefix (the fixed system prompt).
 
-llama.cpp contexts are not thread-safe: one lock serialises requests on the model. The decode loop is
-one step generator (`_steps`) that both `generate` (run to the end) and `stream` (pieces as they come)
-drive, so the two can never decode differently.
+Requests are decoded together, not one after another: the per-request decode loop is one coroutine
+(`_steps`: it yields the tokens it wants evaluated and receives their logits), and a scheduler thread that
+owns the llama.cpp context batches the pending tokens of up to `parallel` sequences into one llama_decode
+per step (see `llamacpp_batch`). `generate` (run to the end) and `stream` (pieces as they come) submit
+the same coroutine, so the two can never decode differently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import concurrent.futures
+import ctypes
 import json
 import logging
 import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ import numpy as np
 
 from contract import build_messages, grammar_json_schema, render_prompt, render_prompt_parts
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
+from service.engines.llamacpp_batch import Feed, Scheduler, Sequence, Steps
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,9 @@ _CLOSING_RESERVE = 32
 _CLOSERS = (('"', '"}', '"}}', '"}}}', '"]', '"]}'), ("}", "}}", "}}}", "]"))
 # JSON without free whitespace: every token the model spends is latency.
 _COMPACT_JSON = {"whitespace_flexible": False}
+_N_BATCH = 512
+"""Most tokens evaluated in one llama_decode (all sequences together); longer prompts go in chunks."""
+_CLOSE_TIMEOUT = 10.0
 
 
 class LlamaCppEngine(Engine):
@@ -53,24 +61,37 @@ class LlamaCppEngine(Engine):
         adapter_path: Path | None = None,
         n_threads: int | None = None,
         n_ctx: int = 4096,
+        parallel: int = 4,
         fast_forward: bool = True,
+        prefix_cache: bool = True,
+        flash_attn: bool = False,
         seed: int = 0,
     ) -> None:
+        """`n_ctx` is each request's context window; `parallel` sequences decode together, each with its
+        own slot of `n_ctx` tokens of KV cache. `prefix_cache=False` recomputes every prompt whole;
+        `fast_forward=False` spends one decode step per forced token (both for measurements);
+        `flash_attn=True` makes a request's tokens independent of what is batched with it (see
+        `_create_context`), at a cost in speed and in agreement with the default kernel."""
         import llama_cpp
         from llguidance.llamacpp import lltokenizer_from_vocab
 
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1, got {parallel}")
         started = time.perf_counter()
+        # The Llama object gives us the model, its vocabulary and the LoRA adapter; its own context is a
+        # small placeholder, replaced below by one with `parallel` sequences (Llama cannot set n_seq_max).
         self._llm = llama_cpp.Llama(
             model_path=str(model_path),
             lora_path=str(adapter_path) if adapter_path else None,
-            n_ctx=n_ctx,
-            n_batch=512,
+            n_ctx=64,
             n_threads=n_threads,
             n_threads_batch=n_threads,
             logits_all=False,
             verbose=False,
         )
         self._llama_cpp = llama_cpp
+        self._context = self._create_context(n_ctx, parallel, flash_attn)
+        self._n_ctx = n_ctx
         self._n_vocab = self._llm.n_vocab()
         self._eos = self._llm.token_eos()
         vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
@@ -88,17 +109,81 @@ class LlamaCppEngine(Engine):
         self._fast_forward = fast_forward
         self._closers = [self._single_tokens(group) for group in _CLOSERS]
         self._rng = np.random.default_rng(seed)
-        self._lock = threading.Lock()
         self._matchers: OrderedDict[str, Any] = OrderedDict()
+        self._matchers_lock = threading.Lock()
+        self.parallel = parallel
+        self._scheduler = Scheduler(
+            llama_cpp,
+            self._context.ctx,
+            n_slots=parallel,
+            n_batch=_N_BATCH,
+            n_vocab=self._n_vocab,
+            prefix_cache=prefix_cache,
+            detokenize=self._llm.detokenize,
+        )
+        self._lock = self._scheduler.lock
+        """Held by the scheduler while it decodes; holding it sees the context quiet."""
         self.model_name = Path(model_path).stem
         self.adapter_name = _adapter_name(Path(adapter_path)) if adapter_path else None
         self.load_seconds = time.perf_counter() - started
-        log.info("loaded %s in %.2fs (adapter: %s)", model_path, self.load_seconds, adapter_path)
+        log.info(
+            "loaded %s in %.2fs (adapter: %s, %d sequence slots of %d tokens)",
+            model_path,
+            self.load_seconds,
+            adapter_path,
+            parallel,
+            n_ctx,
+        )
+
+    def _create_context(self, n_ctx: int, parallel: int, flash_attn: bool):
+        """A context with `parallel` sequences, each with its own KV stream of `n_ctx` tokens.
+
+        Batching is exact in what it computes, not in how it rounds: with the default attention, ggml's
+        kernels for a step of several sequences (and for the LoRA matmuls) sum in another order than for
+        one, so a request decoded alongside others can take another branch at a near-tie. One request at
+        a time decodes exactly as before batching. With flash attention and no adapter, each query's
+        attention runs over its own sequence's cells in order, one query at a time (below ggml's tile
+        size, see llamacpp_batch.MAX_CHUNK), and batched decoding is bit-identical to decoding alone; it is
+        not the default because it changes the default kernel's outputs, is slower here, and with a LoRA
+        adapter still differs under batching (docs/speed.md, "Concurrency")."""
+        from llama_cpp._internals import LlamaContext
+
+        llama_cpp, llm = self._llama_cpp, self._llm
+        params = llm.context_params
+        params.n_ctx = n_ctx * parallel
+        params.n_batch = params.n_ubatch = _N_BATCH
+        params.n_seq_max = parallel
+        if flash_attn:
+            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+        # One KV stream per slot: a sequence's cells stay contiguous and in order, as when it runs alone.
+        params.kv_unified = False
+        context = LlamaContext(model=llm._model, params=params, verbose=False)
+        if llama_cpp.llama_n_ctx_seq(context.ctx) < n_ctx:
+            raise EngineError(
+                f"llama.cpp gave each sequence {llama_cpp.llama_n_ctx_seq(context.ctx)} tokens, not {n_ctx}"
+            )
+        if llm._lora_adapter is not None:
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llm._lora_adapter)
+            scales = (ctypes.c_float * 1)(llm.lora_scale)
+            if llama_cpp.llama_set_adapters_lora(context.ctx, adapters, 1, scales):
+                raise EngineError(f"cannot apply the LoRA adapter {llm.lora_path}")
+        placeholder, llm._ctx = (
+            llm._ctx,
+            context,
+        )  # Llama.close() now frees ours (model first frees its contexts)
+        placeholder.close()
+        return context
 
     # --- public interface -----------------------------------------------------------------
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        return await anyio.to_thread.run_sync(self.generate_sync, request)
+        prompt, matcher, compile_ms = await anyio.to_thread.run_sync(self._prepare, request)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        sequence = self._submit(request, prompt, matcher, compile_ms, lambda item: _settle(future, item))
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            sequence.cancelled = True  # done already, or abandoned by the caller: free the slot
 
     async def warm_up(self) -> None:
         """Compile the decision grammars and run one routing request through the model."""
@@ -113,8 +198,26 @@ class LlamaCppEngine(Engine):
         )
 
     async def close(self) -> None:
-        with self._lock:
+        """Stop the scheduler (unfinished requests get an EngineError), then free the model."""
+        if await anyio.to_thread.run_sync(self._scheduler.close, _CLOSE_TIMEOUT):
             self._llm.close()
+        else:  # a native call is stuck: freeing the model under it would crash the process
+            log.warning(
+                "the decode scheduler did not stop within %.0fs; the model is left allocated", _CLOSE_TIMEOUT
+            )
+
+    def busy_slots(self) -> int:
+        """Sequences decoding right now (at most `parallel`)."""
+        return self._scheduler.busy()
+
+    @property
+    def most_batched(self) -> int:
+        """The most sequences one decode step has evaluated together since the engine started."""
+        return self._scheduler.most_batched
+
+    def clear_cache(self) -> None:
+        """Forget the cached prompt prefixes of all idle slots."""
+        self._scheduler.clear_cache()
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """The prompt text for these messages, through the contract's one prompt builder."""
@@ -138,57 +241,42 @@ class LlamaCppEngine(Engine):
 
     def generate_sync(self, request: GenerationRequest) -> Generation:
         prompt, matcher, compile_ms = self._prepare(request)
-        with self._lock:
-            return _drain(self._steps(prompt, matcher, request, compile_ms))
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._submit(request, prompt, matcher, compile_ms, lambda item: _settle(future, item))
+        return future.result()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Generation]:
         """Text pieces as the decode loop makes them (whole UTF-8 characters only), then the Generation.
 
-        A worker thread holds the model lock and feeds a queue; closing this iterator (a client that
-        disconnects) stops the worker at its next step, so an abandoned request frees the model.
+        The scheduler feeds a queue; closing this iterator (a client that disconnects) cancels the
+        sequence, and the scheduler frees its slot at its next step.
         """
         prompt, matcher, compile_ms = await anyio.to_thread.run_sync(self._prepare, request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
 
         def put(item) -> None:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the event loop is gone: nobody is listening any more
-                stop.set()
+                sequence.cancelled = True
 
-        def work() -> None:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            try:
-                with self._lock:
-                    steps = self._steps(prompt, matcher, request, compile_ms)
-                    while not stop.is_set():
-                        try:
-                            tokens = next(steps)
-                        except StopIteration as done:
-                            if tail := decoder.decode(b"", final=True):
-                                put(tail)
-                            put(done.value)
-                            break
-                        if piece := decoder.decode(self._llm.detokenize(tokens)):
-                            put(piece)
-                    if stop.is_set():
-                        log.info("stream abandoned by its consumer after %d tokens", self._llm.n_tokens - len(prompt))
-                    steps.close()
-            except Exception as error:  # noqa: BLE001 - handed to the consumer, raised there
-                put(error)
-            finally:
-                put(_END)
-
-        threading.Thread(target=work, name="llamacpp-stream", daemon=True).start()
+        sequence = self._submit(request, prompt, matcher, compile_ms, put, stream=True)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:
-            while (item := await queue.get()) is not _END:
+            while True:
+                item = await queue.get()
                 if isinstance(item, Exception):
                     raise item
-                yield item
+                if isinstance(item, Generation):
+                    if tail := decoder.decode(b"", final=True):
+                        yield tail
+                    yield item
+                    return
+                if piece := decoder.decode(item):
+                    yield piece
         finally:
-            stop.set()
+            sequence.cancelled = True
 
     # --- internals ------------------------------------------------------------------------
 
@@ -206,9 +294,13 @@ class LlamaCppEngine(Engine):
         """A fresh matcher for this schema, and the milliseconds spent compiling it (0 when cached).
 
         Compiled grammars are cached and deep-copied."""
+        key = json.dumps(schema, sort_keys=True)
+        with self._matchers_lock:
+            return self._matcher_locked(key, schema)
+
+    def _matcher_locked(self, key: str, schema: dict[str, Any]) -> tuple[Any, float]:
         from llguidance import LLMatcher
 
-        key = json.dumps(schema, sort_keys=True)
         pristine = self._matchers.get(key)
         started = time.perf_counter()
         if pristine is None:
@@ -223,28 +315,6 @@ class LlamaCppEngine(Engine):
             self._matchers.move_to_end(key)
             return pristine.deep_copy(), 0.0
         return pristine.deep_copy(), (time.perf_counter() - started) * 1e3
-
-    def _prefill(self, prompt: list[int]) -> int:
-        """Evaluate the prompt, reusing the KV cache up to the longest prefix shared with the last one.
-
-        Returns how many prompt tokens were reused."""
-        llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        shared = 0
-        for shared, (old, new) in enumerate(zip(cached, prompt)):  # noqa: B007
-            if old != new:
-                break
-        else:
-            shared = min(len(cached), len(prompt))
-        # Always evaluate at least the last prompt token: its logits choose the first output token.
-        llm.n_tokens = min(shared, len(prompt) - 1)
-        reused = llm.n_tokens
-        llm.eval(prompt[reused:])
-        return reused
-
-    def _logits(self) -> np.ndarray:
-        pointer = self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
 
     def _choose(self, logits: np.ndarray, temperature: float) -> int:
         if temperature <= 0:
@@ -262,27 +332,47 @@ class LlamaCppEngine(Engine):
 
     def _prepare(self, request: GenerationRequest) -> tuple[list[int], Any, float]:
         """Check the request, tokenize the prompt and compile the grammar: every error before decoding."""
+        if self._scheduler.closed:
+            raise EngineError("the engine is closed")
         if request.adapter not in (None, self.adapter_name):
             raise EngineError(f"adapter {request.adapter!r} is not loaded; loaded: {self.adapter_name!r}")
         prompt = self.tokenize_prompt(request.messages)
-        if len(prompt) + request.max_tokens > self._llm.n_ctx():
+        if len(prompt) + request.max_tokens > self._n_ctx:
             raise ValueError(
                 f"prompt of {len(prompt)} tokens plus max_tokens={request.max_tokens} exceeds the "
-                f"context window of {self._llm.n_ctx()} tokens"
+                f"context window of {self._n_ctx} tokens"
             )
         if request.json_schema is None:
             return prompt, None, 0.0
         return prompt, *self._matcher_for(request.json_schema)
 
+    def _submit(
+        self,
+        request: GenerationRequest,
+        prompt: list[int],
+        matcher,
+        compile_ms: float,
+        sink: Callable[[Any], None],
+        *,
+        stream: bool = False,
+    ) -> Sequence:
+        def start(cached: int) -> Steps:
+            return self._steps(prompt, matcher, request, compile_ms, cached)
+
+        sequence = Sequence(request, prompt, start, sink, stream=stream)
+        self._scheduler.submit(sequence)
+        return sequence
+
     def _steps(
-        self, prompt: list[int], matcher, request: GenerationRequest, compile_ms: float = 0.0
-    ) -> Generator[list[int], None, Generation]:
-        """The decode loop, one step at a time: yields the tokens each step adds (one sampled token,
-        or a batch the grammar forced) and returns the Generation. Caller holds the model lock."""
+        self, prompt: list[int], matcher, request: GenerationRequest, compile_ms: float, cached: int
+    ) -> Steps:
+        """The decode loop of one request as a coroutine: it yields a `Feed` of the tokens to evaluate
+        next (first the uncached prompt, then each sampled token or a batch the grammar forced), receives
+        the logits of the last of them, and returns the Generation. Runs on the scheduler thread."""
         from llguidance.numpy import allocate_token_bitmask
 
         started = time.perf_counter()
-        cached = self._prefill(prompt)
+        logits = yield Feed(prompt[cached:], output=False)
         prefilled = time.perf_counter()
         first_token: float | None = None
         bitmask = allocate_token_bitmask(1, self._n_vocab)
@@ -303,10 +393,9 @@ class LlamaCppEngine(Engine):
                     forced += len(ff)
                     branches.forced(self._llm.detokenize(ff))
                     first_token = first_token or time.perf_counter()
-                    yield ff
-                    self._llm.eval(ff)
+                    logits = yield Feed(ff, output=True, wants_logits=len(output) < request.max_tokens)
                     continue
-            logits = self._logits()
+            assert logits is not None
             if matcher is not None:
                 allowed = self._allowed(matcher, bitmask)
                 if matcher.is_accepting() and allowed.sum() == int(allowed[self._eos]):
@@ -330,8 +419,7 @@ class LlamaCppEngine(Engine):
                 raise EngineError(f"grammar rejected a token it allowed: {matcher.get_error()}")
             output.append(token)
             first_token = first_token or time.perf_counter()
-            yield [token]
-            self._llm.eval([token])
+            logits = yield Feed([token], output=True, wants_logits=len(output) < request.max_tokens)
         if matcher is not None and finish_reason == "stop" and not matcher.is_accepting():
             raise EngineError("the model stopped before its output matched the grammar")
         done = time.perf_counter()
@@ -374,7 +462,9 @@ class _BranchWatch:
 
     def _pending(self) -> str | None:
         """The watched key whose value starts at the next token, if any."""
-        return next((k for m, k in self._markers.items() if k not in self.confidence and self._tail.endswith(m)), None)
+        return next(
+            (k for m, k in self._markers.items() if k not in self.confidence and self._tail.endswith(m)), None
+        )
 
     def forced(self, piece: bytes) -> None:
         if key := self._pending():  # the grammar forced the value: no choice, certainty
@@ -394,14 +484,14 @@ class _BranchWatch:
         self._tail = (self._tail + piece)[-64:]
 
 
-_END = object()
-"""Marks the end of a stream's queue."""
-
-
-def _drain(steps: Generator[Any, None, Generation]) -> Generation:
-    """Run a step generator to the end and return its result."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+def _settle(future: concurrent.futures.Future, item: Any) -> None:
+    """Hand a sequence's result or error to a waiting caller; pieces (bytes) are not for it."""
+    if isinstance(item, bytes) or future.done():
+        return
+    try:
+        if isinstance(item, BaseException):
+            future.set_exception(item)
+        else:
+            future.set_result(item)
+    except concurrent.futures.InvalidStateError:  # cancelled by its caller meanwhile
+        pass
