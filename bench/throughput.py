@@ -139,6 +139,7 @@ def main() -> int:
     default_parallel = Settings.model_fields["parallel"].default
     queries = load_queries()
     started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         rows = measure("1", queries, args.requests, Path(tmp)) + measure(
             None, queries, args.requests, Path(tmp)
@@ -146,7 +147,10 @@ def main() -> int:
     serial = {q: d for r in rows if r["parallel"] == "1" for q, d in r["decisions"].items()}
     batched = {q: d for r in rows if r["parallel"] == "default" for q, d in r["decisions"].items()}
     same = sum(serial[q] == batched.get(q) for q in serial)
-    print(f"Throughput of POST /route, {machine()}, {started:%Y-%m-%d %H:%M} UTC")
+    load = (
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (other work on the machine)"
+    )
+    print(f"Throughput of POST /route, {machine()}, {started:%Y-%m-%d %H:%M} UTC; {load}")
     print(
         f"$ uv run python -m bench.throughput --requests {args.requests}  (real server, ROUTER_THREADS=1, "
         f"adapter: {os.environ.get('ROUTER_ADAPTER_PATH', 'shipped default')})\n"
