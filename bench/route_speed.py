@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -195,6 +196,8 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int) -> dict[str
                     continue
                 if i >= warmup:
                     series[name].samples.append(sample)
+            if (i + 1) % 10 == 0:
+                print(f"{i + 1}/{len(rounds) + warmup} queries", file=sys.stderr, flush=True)
 
     asyncio.run(main())
     return series
