@@ -60,7 +60,7 @@ class Router:
         low = min(generation.confidence.values(), default=1.0) < self.confidence_threshold
         if low:
             decision = _ask_to_clarify(query, decision, generation.confidence, reasoning)
-        phrase = destructive_phrase(query) if self.destructive_guard and _acts(decision) else None
+        phrase = destructive_phrase(query) if self.destructive_guard and _acts(query, decision) else None
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
         result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3, low, bool(phrase))
@@ -117,15 +117,19 @@ def _ask_to_clarify(
     )
 
 
-def _acts(decision: RunningDecision | CompleteDecision) -> bool:
+def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     """Whether this decision sets off on the request with a tool other than ask_human.
 
-    A patch is exempt: it replaces text the user quoted in a file the user named ("delete the line
-    `debug=True` in app.py"), which is an edit they spelled out, not a destructive act to confirm.
+    One edit is exempt: a patch of text the user quoted in a file the user named ("delete the line
+    `debug=True` in app.py") is an edit they spelled out, not a destructive act to confirm. A "patch"
+    whose target is the file's own name, or a path or text the user never wrote, is not that edit.
     """
     if not isinstance(decision, RunningDecision) or decision.tool_use.tool_name == "ask_human":
         return False
-    return not isinstance(getattr(decision.tool_use, "arguments", None), FilePatch)
+    args = decision.tool_use.arguments
+    quoted_edit = (isinstance(args, FilePatch) and args.path in query and args.target_string.strip() != ""
+                   and args.target_string in query and args.target_string not in args.path)
+    return not quoted_edit
 
 
 def _confirm_first(

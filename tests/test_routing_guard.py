@@ -41,6 +41,21 @@ def test_patch_of_quoted_text_in_a_named_file_is_an_edit_not_a_destruction():
     assert not result.destructive and result.decision.tool_use.tool_name == "file_manager"
 
 
+def _patch(path: str, target: str) -> dict:
+    return {**PATCH, "tool_use": {"tool_name": "file_manager", "arguments": {
+        "operation": "patch", "path": path, "target_string": target, "replacement_string": ""}}}
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (_patch("src/audio/utils.py", "utils.py"), "now delete src/audio/utils.py"),  # the file's name as "text"
+    (_patch("githistory", "views_test.go"), "rewrite the git history to remove views_test.go"),  # invented path
+    (_patch("app.py", "import os"), "remove the unused imports from app.py"),  # text the user never quoted
+])
+def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
+    result = route(decision, query)
+    assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
+
+
 def test_answers_and_ordinary_requests_pass_and_the_guard_can_be_turned_off():
     assert route(ANSWER, "what does git reset --hard do?").decision.status == "complete"
     assert not route(SANDBOX, "compute 2 ** 64").destructive
