@@ -115,10 +115,12 @@ def test_route_execute_runs_the_decided_tool(scratch: Path) -> None:
         assert "observation" not in plain
 
 
+RMTREE = running({"tool_name": "sandbox_exec", "arguments": {"code": "import shutil\nshutil.rmtree('/sandbox')"}})
+
+
 def test_route_execute_policy_forces_ask_human_for_destructive_requests(scratch: Path) -> None:
-    engine = FakeEngine(text=running({"tool_name": "sandbox_exec",
-                                      "arguments": {"code": "import shutil\nshutil.rmtree('/sandbox')"}}))
-    with client_for(scratch, engine) as client:
+    """The tools policy still stops a destructive call when the routing guard is off (defence in depth)."""
+    with client_for(scratch, FakeEngine(text=RMTREE), destructive_guard=False) as client:
         body = client.post("/route", json={"query": "delete every build folder", "execute": True}).json()
         assert body["tool_use"]["tool_name"] == "sandbox_exec"  # what the model chose
         observation = body["observation"]
@@ -126,6 +128,14 @@ def test_route_execute_policy_forces_ask_human_for_destructive_requests(scratch:
         assert "destructive" in observation["policy"]
         metrics = client.get("/metrics").text
         assert 'router_tools_policy_overrides_total{reason="destructive"} 1.0' in metrics
+
+
+def test_route_execute_with_the_guard_asks_before_the_policy_sees_a_tool(scratch: Path) -> None:
+    with client_for(scratch, FakeEngine(text=RMTREE)) as client:
+        body = client.post("/route", json={"query": "delete every build folder", "execute": True}).json()
+        assert body["tool_use"]["tool_name"] == "ask_human" and body["meta"]["destructive"] is True
+        assert body["observation"]["tool_name"] == "ask_human" and body["observation"]["status"] == "pending"
+        assert "router_destructive_overrides_total 1.0" in client.get("/metrics").text
 
 
 def test_route_execute_does_not_write_without_the_setting(scratch: Path) -> None:
