@@ -98,22 +98,28 @@ class Router:
             m.destructive_overrides.inc()
 
 
+def _ask_human(thought: str, question: str, context: str, reasoning: bool) -> RunningDecision:
+    """The decision that replaces the model's: a question to the user, with what was proposed as context."""
+    return RunningDecision(
+        status="running",
+        thought=thought if reasoning else None,
+        tool_use=AskHumanCall(
+            tool_name="ask_human", arguments=AskHumanArgs(question=question[:400], context=context[:600])
+        ),
+    )
+
+
 def _ask_to_clarify(
     query: str, proposed: RunningDecision | CompleteDecision, confidence: dict[str, float], reasoning: bool
 ) -> RunningDecision:
     """Replace a low-confidence decision with a question to the user, saying what was proposed."""
     choice = proposed.tool_use.tool_name if isinstance(proposed, RunningDecision) else "a direct answer"
     scores = ", ".join(f"{key} {p:.2f}" for key, p in confidence.items())
-    return RunningDecision(
-        status="running",
-        thought="The model is unsure how to handle this request, so the user should clarify first" if reasoning else None,
-        tool_use=AskHumanCall(
-            tool_name="ask_human",
-            arguments=AskHumanArgs(
-                question=f"I am not sure how to handle this request; can you say more about what you want? {query}"[:400],
-                context=f"proposed {choice} with low confidence ({scores})"[:600],
-            ),
-        ),
+    return _ask_human(
+        "The model is unsure how to handle this request, so the user should clarify first",
+        f"I am not sure how to handle this request; can you say more about what you want? {query}",
+        f"proposed {choice} with low confidence ({scores})",
+        reasoning,
     )
 
 
@@ -132,18 +138,12 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     return not quoted_edit
 
 
-def _confirm_first(
-    query: str, phrase: str, proposed: RunningDecision, reasoning: bool
-) -> RunningDecision:
+def _confirm_first(query: str, phrase: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:
     """Replace a tool call on a destructive-sounding request with a request for confirmation."""
-    return RunningDecision(
-        status="running",
-        thought=f"The request reads as destructive ({phrase}), so a human confirms before anything runs" if reasoning else None,
-        tool_use=AskHumanCall(
-            tool_name="ask_human",
-            arguments=AskHumanArgs(
-                question=f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}"[:400],
-                context=f"proposed {proposed.tool_use.tool_name}: {proposed.tool_use.arguments.model_dump_json(exclude_none=True)}"[:600],
-            ),
-        ),
+    call = proposed.tool_use
+    return _ask_human(
+        f"The request reads as destructive ({phrase}), so a human confirms before anything runs",
+        f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}",
+        f"proposed {call.tool_name}: {call.arguments.model_dump_json(exclude_none=True)}",
+        reasoning,
     )
