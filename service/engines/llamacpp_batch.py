@@ -226,9 +226,10 @@ class Scheduler:
 
     def _start(self, sequence: Sequence, free: list[_Slot]) -> None:
         prompt = sequence.prompt
-        slot = max(free, key=lambda s: (_shared(s.tokens, prompt) if self._prefix_cache else 0, -s.last_used))
+        reusable = {s.seq_id: _shared(s.tokens, prompt) if self._prefix_cache else 0 for s in free}
+        slot = max(free, key=lambda s: (reusable[s.seq_id], -s.last_used))
         # Always evaluate at least the last prompt token: its logits choose the first output token.
-        cached = min(_shared(slot.tokens, prompt), len(prompt) - 1) if self._prefix_cache else 0
+        cached = min(reusable[slot.seq_id], len(prompt) - 1)
         self._lib.llama_memory_seq_rm(self._memory, slot.seq_id, cached, -1)
         slot.tokens = slot.tokens[:cached]
         slot.sequence = sequence
