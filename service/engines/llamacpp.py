@@ -330,6 +330,17 @@ class LlamaCppEngine(Engine):
         bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
         return bits[: self._n_vocab].astype(bool)
 
+    def _forced(self, matcher, budget: int, branches: _BranchWatch) -> list[int]:
+        """The tokens the grammar forces from here (at most `budget`), consumed; none without fast-forward."""
+        if matcher is None or not self._fast_forward:
+            return []
+        forced = matcher.compute_ff_tokens()[:budget]
+        if forced:
+            if not matcher.consume_tokens(forced):
+                raise EngineError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
+            branches.forced(self._llm.detokenize(forced))
+        return forced
+
     def _prepare(self, request: GenerationRequest) -> tuple[list[int], Any, float]:
         """Check the request, tokenize the prompt and compile the grammar: every error before decoding."""
         if self._scheduler.closed:
@@ -372,29 +383,25 @@ class LlamaCppEngine(Engine):
         from llguidance.numpy import allocate_token_bitmask
 
         started = time.perf_counter()
-        logits = yield Feed(prompt[cached:], output=False)
+        branches = _BranchWatch(request.confidence_keys)
+        # The output's opening forced tokens ({"status":") ride along with the prompt: one pass, not two.
+        output = self._forced(matcher, request.max_tokens, branches)
+        forced = len(output)
+        logits = yield Feed(prompt[cached:] + output, n_output=len(output))
         prefilled = time.perf_counter()
-        first_token: float | None = None
+        first_token: float | None = prefilled if output else None
         bitmask = allocate_token_bitmask(1, self._n_vocab)
-        output: list[int] = []
-        forced = 0
         finish_reason = "length"
         truncated = False
-        branches = _BranchWatch(request.confidence_keys)
         while len(output) < request.max_tokens:
             if request.deadline is not None and time.monotonic() > request.deadline:
                 raise DeadlineExceeded(f"deadline passed after {len(output)} generated tokens")
-            if matcher is not None and self._fast_forward:
-                ff = matcher.compute_ff_tokens()[: request.max_tokens - len(output)]
-                if ff:
-                    if not matcher.consume_tokens(ff):
-                        raise EngineError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
-                    output.extend(ff)
-                    forced += len(ff)
-                    branches.forced(self._llm.detokenize(ff))
-                    first_token = first_token or time.perf_counter()
-                    logits = yield Feed(ff, output=True, wants_logits=len(output) < request.max_tokens)
-                    continue
+            if ff := self._forced(matcher, request.max_tokens - len(output), branches):
+                output.extend(ff)
+                forced += len(ff)
+                first_token = first_token or time.perf_counter()
+                logits = yield Feed(ff, n_output=len(ff), wants_logits=len(output) < request.max_tokens)
+                continue
             assert logits is not None
             if matcher is not None:
                 allowed = self._allowed(matcher, bitmask)
@@ -419,7 +426,7 @@ class LlamaCppEngine(Engine):
                 raise EngineError(f"grammar rejected a token it allowed: {matcher.get_error()}")
             output.append(token)
             first_token = first_token or time.perf_counter()
-            logits = yield Feed([token], output=True, wants_logits=len(output) < request.max_tokens)
+            logits = yield Feed([token], n_output=1, wants_logits=len(output) < request.max_tokens)
         if matcher is not None and finish_reason == "stop" and not matcher.is_accepting():
             raise EngineError("the model stopped before its output matched the grammar")
         done = time.perf_counter()

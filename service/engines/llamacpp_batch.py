@@ -45,8 +45,10 @@ class Feed:
     """What a decode coroutine asks for: evaluate these tokens, then send me the last one's logits."""
 
     tokens: list[int]
-    output: bool
-    """The tokens are generated output (streamed to the client), not prompt."""
+    n_output: int
+    """How many of the tokens, at the end, are generated output (streamed to the client); the rest is
+    prompt. A request's first feed can hold both: its uncached prompt and the tokens the grammar forces
+    at the start of the output, evaluated in one pass."""
     wants_logits: bool = True
     """False for the last output of a finished sequence: it is handed out but not evaluated."""
 
@@ -249,8 +251,8 @@ class Scheduler:
             except Exception as error:  # noqa: BLE001 - this request's failure (deadline, grammar), not ours
                 self._end(slot, error)
                 return
-            if feed.output and feed.tokens and sequence.stream:
-                sequence.deliver(self._detokenize(feed.tokens))
+            if feed.n_output and sequence.stream:
+                sequence.deliver(self._detokenize(feed.tokens[-feed.n_output :]))
             if feed.wants_logits:
                 sequence.pending = list(feed.tokens)
                 return
