@@ -396,12 +396,6 @@ class LlamaCppEngine(Engine):
         while len(output) < request.max_tokens:
             if request.deadline is not None and time.monotonic() > request.deadline:
                 raise DeadlineExceeded(f"deadline passed after {len(output)} generated tokens")
-            if ff := self._forced(matcher, request.max_tokens - len(output), branches):
-                output.extend(ff)
-                forced += len(ff)
-                first_token = first_token or time.perf_counter()
-                logits = yield Feed(ff, n_output=len(ff), wants_logits=len(output) < request.max_tokens)
-                continue
             assert logits is not None
             if matcher is not None:
                 allowed = self._allowed(matcher, bitmask)
@@ -424,9 +418,19 @@ class LlamaCppEngine(Engine):
                 break
             if matcher is not None and not matcher.consume_token(token):
                 raise EngineError(f"grammar rejected a token it allowed: {matcher.get_error()}")
-            output.append(token)
+            # The tokens the grammar forces after this one go into the same pass: the logits between
+            # them would decide nothing.
+            ff = self._forced(matcher, request.max_tokens - len(output) - 1, branches)
+            output += [token, *ff]
+            forced += len(ff)
             first_token = first_token or time.perf_counter()
-            logits = yield Feed([token], n_output=1, wants_logits=len(output) < request.max_tokens)
+            # A complete decision needs no logits after its last token: that pass is skipped.
+            complete = matcher is not None and matcher.is_stopped()
+            logits = yield Feed([token, *ff], n_output=1 + len(ff),
+                                wants_logits=not complete and len(output) < request.max_tokens)  # fmt: skip
+            if complete:
+                finish_reason = "stop"
+                break
         if matcher is not None and finish_reason == "stop" and not matcher.is_accepting():
             raise EngineError("the model stopped before its output matched the grammar")
         done = time.perf_counter()
