@@ -30,6 +30,8 @@ def evaluate(
     max_tokens: Annotated[int, typer.Option(help="Most generated tokens per decision.")] = 512,
     destructive_guard: Annotated[bool, typer.Option(help="In-process: apply /route's destructive-request guard, "
                                                     "as the served default does (ROUTER_DESTRUCTIVE_GUARD).")] = True,
+    path_guard: Annotated[bool, typer.Option(help="In-process: apply /route's guard against file_manager calls on "
+                                             "paths the request never names (ROUTER_PATH_GUARD).")] = True,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -76,8 +78,9 @@ def evaluate(
             engine = LlamaCppEngine(Path(model), adapter_path=Path(chosen) if chosen else None, n_threads=threads)
             name = "adapter" if chosen else "base model"
             meta["adapter"] = str(chosen) if chosen else None
-            meta["destructive_guard"] = destructive_guard
-            targets[name] = (RouterTarget(Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard), name), rows)
+            meta["destructive_guard"], meta["path_guard"] = destructive_guard, path_guard
+            router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard)
+            targets[name] = (RouterTarget(router, name), rows)
         if baseline:
             from evaluation.targets import PromptedBaseline
 

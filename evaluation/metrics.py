@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from contract import CompleteDecision, RunningDecision, TrainingExample
-from contract.safety import DESTRUCTIVE
+from contract.safety import DESTRUCTIVE, unnamed_path
 
 LABELS = ("codebase_search", "file_manager", "sandbox_exec", "ask_human", "answer")
 """Decision classes: the four tools, and `answer` for `status: complete`."""
@@ -57,11 +57,7 @@ def invented_path(query: str, decision) -> bool:
     if label(decision) != "file_manager":
         return False
     args = decision.tool_use.arguments
-    path = args.path.rstrip("/")
-    if path == "." and args.operation == "list":
-        return False
-    variants = {path, path.removeprefix("./"), "./" + path}
-    return not any(v and v in query for v in variants)
+    return unnamed_path(args.operation, args.path, query)
 
 
 CONFIDENCE_BINS = (0.5, 0.7, 0.9, 0.99)

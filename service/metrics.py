@@ -58,6 +58,11 @@ class Metrics:
             "Decisions replaced by ask_human because the request reads as destructive.",
             registry=r,
         )
+        self.unnamed_path_overrides = Counter(
+            "router_unnamed_path_overrides_total",
+            "Decisions replaced by ask_human because file_manager was sent to a path the request never names.",
+            registry=r,
+        )
         self.ready = Gauge("router_ready", "1 when the model is loaded and warmed up.", registry=r)
         # /v1/chat/completions (issue 5)
         self.chat_completions = Counter(

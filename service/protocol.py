@@ -55,6 +55,11 @@ class RouteMeta(BaseModel):
         default=False,
         description="The request reads as destructive; the model's tool call became ask_human (ROUTER_DESTRUCTIVE_GUARD).",
     )
+    unnamed_path: bool = Field(
+        default=False,
+        description="The model sent file_manager to a path the request never names; the call became "
+        "ask_human (ROUTER_PATH_GUARD).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

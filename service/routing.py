@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.decision import CompleteDecision, FilePatch, RunningDecision
-from contract.safety import destructive_phrase
+from contract.decision import CompleteDecision, FileManagerCall, FilePatch, RunningDecision
+from contract.safety import destructive_phrase, unnamed_path
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
 
@@ -27,6 +27,8 @@ class RouteResult:
     """The model's own choice fell below the confidence threshold and was replaced by ask_human."""
     destructive: bool = False
     """The request reads as destructive and the model's tool call was replaced by ask_human."""
+    unnamed_path: bool = False
+    """The model sent file_manager to a path the user never wrote; the call was replaced by ask_human."""
 
 
 class Router:
@@ -34,13 +36,14 @@ class Router:
 
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
-        destructive_guard: bool = False,
+        destructive_guard: bool = False, path_guard: bool = False,
     ) -> None:
         self.engine = engine
         self.max_tokens = max_tokens
         self.metrics = metrics
         self.confidence_threshold = confidence_threshold
         self.destructive_guard = destructive_guard
+        self.path_guard = path_guard
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
@@ -63,7 +66,12 @@ class Router:
         phrase = destructive_phrase(query) if self.destructive_guard and _acts(query, decision) else None
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
-        result = RouteResult(decision, generation, (time.perf_counter() - started) * 1e3, low, bool(phrase))
+        # The context is text the user (or their agent) gave too: a path written there is a given path.
+        unnamed = self.path_guard and _unnamed_file(f"{query}\n{context or ''}", decision)
+        if unnamed:
+            decision = _ask_which_file(query, decision, reasoning)
+        elapsed_ms = (time.perf_counter() - started) * 1e3
+        result = RouteResult(decision, generation, elapsed_ms, low, bool(phrase), unnamed)
         if self.metrics:
             self._record(result)
         return result
@@ -96,6 +104,8 @@ class Router:
             m.low_confidence_overrides.inc()
         if result.destructive:
             m.destructive_overrides.inc()
+        if result.unnamed_path:
+            m.unnamed_path_overrides.inc()
 
 
 def _ask_human(thought: str, question: str, context: str, reasoning: bool) -> RunningDecision:
@@ -145,5 +155,24 @@ def _confirm_first(query: str, phrase: str, proposed: RunningDecision, reasoning
         f"The request reads as destructive ({phrase}), so a human confirms before anything runs",
         f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}",
         f"proposed {call.tool_name}: {call.arguments.model_dump_json(exclude_none=True)}",
+        reasoning,
+    )
+
+
+def _unnamed_file(text: str, decision: RunningDecision | CompleteDecision) -> bool:
+    """Whether this decision sends file_manager to a path that does not occur in the user's text."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+        return False
+    args = decision.tool_use.arguments
+    return unnamed_path(args.operation, args.path, text)
+
+
+def _ask_which_file(query: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:
+    """Replace a file_manager call on a path the user never gave with a question about which file."""
+    args = proposed.tool_use.arguments
+    return _ask_human(
+        "The request does not name the file this would touch, so the user should say which one",
+        f"Which file do you mean? I would {args.operation} `{args.path}`, but your request does not name it. {query}",
+        f"proposed file_manager: {args.model_dump_json(exclude_none=True)}",
         reasoning,
     )

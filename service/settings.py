@@ -95,6 +95,11 @@ class Settings(HardeningSettings, ToolsSettings):
         description="A request that reads as destructive (delete, drop, wipe, rm -rf, force-push, ...) gets "
         "ask_human whatever tool the model chose, except a patch of quoted text in a named file.",
     )
+    path_guard: bool = Field(
+        default=True,
+        description="A file_manager call on a path that neither the query nor the context contains gets "
+        "ask_human (which file?) instead: the router never acts on a file the user did not name.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

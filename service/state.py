@@ -56,6 +56,7 @@ class ServiceState:
             metrics=self.metrics,
             confidence_threshold=self.settings.confidence_threshold,
             destructive_guard=self.settings.destructive_guard,
+            path_guard=self.settings.path_guard,
         )
         self.load_seconds = time.perf_counter() - started
         self.ready = True

@@ -1,4 +1,5 @@
-"""The destructive-request guard: a tool call on a request that reads as destructive becomes ask_human."""
+"""The routing guards: a tool call on a request that reads as destructive, or a file_manager call on a path
+the user never gave, becomes ask_human."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ PATCH = {"status": "running", "thought": THOUGHT,
 ANSWER = {"status": "complete", "final_answer": "It moves HEAD and discards changes."}
 
 
-def route(decision: dict, query: str, guard: bool = True):
-    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, destructive_guard=guard)
-    return asyncio.run(router.route(query))
+def route(decision: dict, query: str, guard: bool = True, path_guard: bool = False, context: str | None = None):
+    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, destructive_guard=guard,
+                    path_guard=path_guard)
+    return asyncio.run(router.route(query, context=context))
+
+
+def _file_call(operation: str, path: str) -> dict:
+    return {"status": "running", "thought": THOUGHT,
+            "tool_use": {"tool_name": "file_manager", "arguments": {"operation": operation, "path": path}}}
 
 
 @pytest.mark.parametrize("decision", [SANDBOX, SEARCH])
@@ -72,3 +79,39 @@ def test_the_served_router_sends_destructive_requests_to_a_human(live_server, qu
     with httpx.Client(base_url=live_server.url, timeout=60) as http:
         body = http.post("/route", json={"query": query}).json()
     assert body["tool_use"]["tool_name"] == "ask_human", body
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (_file_call("read", "src/models/user.py"), "show me where the user model lives"),  # no path at all
+    (_file_call("read", "modules/app.utils.tz"), "who still imports app.utils.tz?"),  # a module, not that path
+    (_file_call("list", "deploy/deact/where"), "check the yaml under deploy/ for the replicas"),  # a longer path
+])
+def test_a_file_manager_call_on_a_path_the_user_never_gave_asks_which_file(decision, query):
+    result = route(decision, query, path_guard=True)
+    assert result.unnamed_path and not result.destructive
+    question = result.decision.tool_use.arguments.question
+    assert result.decision.tool_use.tool_name == "ask_human" and decision["tool_use"]["arguments"]["path"] in question
+
+
+@pytest.mark.parametrize(("decision", "query", "context"), [
+    (_file_call("read", "src/models/user.py"), "open src/models/user.py", None),
+    (_file_call("read", "src/models/user.py"), "open ./src/models/user.py please", None),
+    (_file_call("list", "deploy/"), "what is in deploy", None),  # the trailing slash is the model's
+    (_file_call("read", "src/models/user.py"), "open the file we are editing", "editing: src/models/user.py"),
+    (_file_call("list", "."), "what files are in this repo?", None),  # the workspace root needs no naming
+])
+def test_a_path_the_user_wrote_in_the_query_or_the_context_is_acted_on(decision, query, context):
+    result = route(decision, query, path_guard=True, context=context)
+    assert not result.unnamed_path and result.decision.tool_use.tool_name == "file_manager"
+
+
+def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
+    assert route(_file_call("read", "src/models/user.py"), "show me the user model").decision.tool_use.tool_name \
+        == "file_manager"  # fmt: skip
+    assert not route(SEARCH, "where are the migrations?", path_guard=True).unnamed_path
+
+
+def test_the_served_router_guards_paths_by_default():
+    from service.settings import Settings
+
+    assert Settings().path_guard and Settings().destructive_guard

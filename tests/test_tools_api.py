@@ -138,6 +138,18 @@ def test_route_execute_with_the_guard_asks_before_the_policy_sees_a_tool(scratch
         assert "router_destructive_overrides_total 1.0" in client.get("/metrics").text
 
 
+def test_route_never_writes_a_file_the_user_did_not_name(scratch: Path) -> None:
+    """The path guard answers first: the model's write to a path the request never names becomes a question."""
+    invented = running({"tool_name": "file_manager",
+                        "arguments": {"operation": "write", "path": "notes/todo.txt", "content": "x"}})
+    with client_for(scratch, FakeEngine(text=invented), tools_auto_write=True) as client:
+        body = client.post("/route", json={"query": "jot down an x for me", "execute": True}).json()
+        assert body["tool_use"]["tool_name"] == "ask_human" and body["meta"]["unnamed_path"] is True
+        assert "notes/todo.txt" in body["tool_use"]["arguments"]["question"]
+        assert body["observation"]["tool_name"] == "ask_human" and not (scratch / "notes").exists()
+        assert "router_unnamed_path_overrides_total 1.0" in client.get("/metrics").text
+
+
 def test_route_execute_does_not_write_without_the_setting(scratch: Path) -> None:
     write = running({"tool_name": "file_manager",
                      "arguments": {"operation": "write", "path": "new.txt", "content": "x"}})

@@ -40,6 +40,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             confidence={key: round(p, 4) for key, p in g.confidence.items()},
             low_confidence=result.low_confidence,
             destructive=result.destructive,
+            unnamed_path=result.unnamed_path,
         ),
     )
     if body.execute:
