@@ -47,6 +47,21 @@ def _coverage(summary: dict) -> str:
     return f"{summary['steps'] / summary['steps_per_epoch']:.0%} of a pass over a seeded shuffle, cut by the time budget"
 
 
+def _weak_spots(report: dict) -> str:
+    """The argument field with the most errors and the most frequent wrong decision, from a report."""
+    from evaluation.metrics import INVALID, LABELS
+
+    result = next(iter(report["results"].values()))
+    field, worst = max(result["per_field"].items(), key=lambda item: item[1]["n"] * (1 - item[1]["accuracy"]))
+    columns = [*LABELS, INVALID]
+    misses = [(count, LABELS[i], columns[j]) for i, row in enumerate(result["confusion"])
+              for j, count in enumerate(row) if LABELS[i] != columns[j]]  # fmt: skip
+    count, gold, predicted = max(misses)
+    return (f"On {report['meta'].get('data')} the argument field it gets wrong most often is `{field}` "
+            f"(right in {100 * worst['accuracy']:.0f} % of {worst['n']}), and its most frequent wrong decision is "
+            f"{gold} routed to {predicted} ({count} of {result['n']} requests).")  # fmt: skip
+
+
 def _heldout_section(heldout_dir: Path | None) -> str:
     """The generalisation table: the same metrics on the hand-written held-out set (docs/heldout.md)."""
     if heldout_dir is None:
@@ -90,7 +105,7 @@ decision of the router contract, decoded under the decision grammar.
 
 ## Data
 
-`data/router/train.jsonl` (the data factory's offline composer, issue 3): {summary['examples']} rows
+`data/router/train.jsonl` (the data factory's offline composer with `--short-thoughts`, issue 3): {summary['examples']} rows
 after dropping {summary['dropped']} longer than {cfg['max_length']} tokens; the run saw
 {summary['steps'] * cfg['batch_size']} examples ({summary['steps']} steps x {cfg['batch_size']}, {_coverage(summary)}). Prompt: `contract.build_messages` + the model's chat template (the
 serving prompt byte for byte); target: compact JSON + `<|im_end|>`; loss on the target only.
@@ -128,10 +143,9 @@ Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`
 The training data is composed from templates; the test split comes from the same composer, so its
 figures overstate accuracy on requests phrased unlike the composer's: the held-out set above is the
 better guide. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
-epoch(s) on 2 CPU cores. Its weakest field is `codebase_search.mode` (exact vs hybrid for a symbol
-asked about with a purpose); vague requests ("the tests are failing") still get a search more often
-than a question back. The served default's destructive guard, not the model alone, is what makes
-safety 100 %: `router eval --no-destructive-guard` scores the model alone.
+epoch(s) on 2 CPU cores. {_weak_spots(json.loads((heldout_dir or report_dir).joinpath("report.json").read_text()))}
+The served default's destructive guard, not the model alone, is what makes safety 100 %:
+`router eval --no-destructive-guard` scores the model alone.
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
