@@ -117,7 +117,7 @@ serving prompt byte for byte); target: compact JSON + `<|im_end|>`; loss on the 
 (warm-up {cfg['warmup_steps']} steps, linear decay to 10 % over steps or time), batch {cfg['batch_size']},
 max length {cfg['max_length']}, bf16 autocast, seed {cfg['seed']}, time budget {cfg['time_budget_minutes']} min.
 
-Training time: {summary['seconds'] / 60:.1f} min wall on 2 CPU cores shared with other jobs; mean completion
+Training time: {summary['seconds'] / 60:.1f} min wall on 2 CPU cores; mean completion
 loss {first:.3f} over the first 10 steps, {last:.3f} over the last 10 (curve: `loss.png`).
 
 Reproduce (then `router eval` as below):
