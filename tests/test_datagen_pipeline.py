@@ -195,7 +195,10 @@ def test_committed_dataset_rules_hold(dataset):
     accepted, report = validate_rows(dataset)
     assert len(accepted) == len(dataset), report.as_dict()
     thoughts = [r["output"]["thought"] for r in dataset if r["output"]["status"] == "running"]
-    assert len(set(thoughts)) / len(thoughts) >= 0.7
+    # Short thoughts (the reason clause alone, docs/speed.md) repeat more than two-clause ones did (39 %
+    # distinct against 78 %); a collapsed thought bank would fail either bound.
+    assert len(set(thoughts)) / len(thoughts) >= 0.35
+    assert Counter(thoughts).most_common(1)[0][1] <= 0.02 * len(thoughts)
     fm = [r for r in dataset if r["output"].get("tool_use", {}).get("tool_name") == "file_manager"]
     assert fm and all(r["output"]["tool_use"]["arguments"]["path"] in r["user_query"] for r in fm)
 

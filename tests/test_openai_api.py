@@ -205,10 +205,10 @@ def _collect(chunks):
 
 def test_sync_stream_matches_the_plain_answer(client, model, server):
     kwargs = {"max_tokens": 120}
-    plain = _ask(client, model, "what is a mutex?", **kwargs)
-    chunks = list(
-        _ask(client, model, "what is a mutex?", stream=True, stream_options={"include_usage": True}, **kwargs)
-    )
+    # A question the base model answers at length (to "what is a mutex?" it answers "1").
+    question = "what is the difference between a process and a thread?"
+    plain = _ask(client, model, question, **kwargs)
+    chunks = list(_ask(client, model, question, stream=True, stream_options={"include_usage": True}, **kwargs))
     got = _collect(chunks)
     assert got["roles"] == ["assistant"]
     assert got["content"] == plain.choices[0].message.content, "greedy: the stream spells the same answer"
@@ -217,7 +217,8 @@ def test_sync_stream_matches_the_plain_answer(client, model, server):
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 1, "sent piece by piece"
     metrics = httpx.get(f"{server.url}/metrics").text
     assert "router_time_to_first_token_seconds_count" in metrics
-    assert 'router_chat_completions_total{finish_reason="stop",mode="router",stream="true"}' in metrics
+    finish = plain.choices[0].finish_reason
+    assert f'router_chat_completions_total{{finish_reason="{finish}",mode="router",stream="true"}}' in metrics
 
 
 def test_async_stream_of_a_tool_call_matches_the_plain_call(base_url, model, client):

@@ -109,6 +109,9 @@ def test_in_process_eval_writes_the_reliability_table(gguf_path, tmp_path):
     assert "| status | 3 |" in md and "expected calibration error" in md
     saved = json.loads(paths["json"].read_text())["results"]["adapter"]["calibration"]
     assert saved["status"]["n"] == 3 and len(saved["status"]["bins"]) == 5
-    unsure = RouterTarget(Router(engine, max_tokens=512, confidence_threshold=0.9999), "unsure")
+    # A threshold just above the row's least confident choice turns its decision into ask_human (a
+    # trained adapter can be sure to 1.0 - 1e-6: a fixed threshold such as 0.9999 may never fire).
+    threshold = min(outcomes[0].confidence.values()) + 1e-9
+    unsure = RouterTarget(Router(engine, max_tokens=512, confidence_threshold=threshold), "unsure")
     [overridden] = asyncio.run(run_target(unsure, rows[:1]))
     assert overridden.decision.tool_use.tool_name == "ask_human" and overridden.confidence == {}
