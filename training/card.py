@@ -62,11 +62,10 @@ def _weak_spots(report: dict) -> str:
             f"{gold} routed to {predicted} ({count} of {result['n']} requests).")  # fmt: skip
 
 
-def _heldout_section(heldout_dir: Path | None) -> str:
+def _heldout_section(report: dict | None) -> str:
     """The generalisation table: the same metrics on the hand-written held-out set (docs/heldout.md)."""
-    if heldout_dir is None:
+    if report is None:
         return ""
-    report = json.loads((heldout_dir / "report.json").read_text())
     meta = report["meta"]
     return f"""
 ## Generalisation: the held-out realistic set
@@ -85,6 +84,7 @@ def ship(run_dir: Path, report_dir: Path, out_dir: Path, heldout_dir: Path | Non
 
     summary = json.loads((run_dir / "train_summary.json").read_text())
     report = json.loads((report_dir / "report.json").read_text())
+    heldout = json.loads((heldout_dir / "report.json").read_text()) if heldout_dir else None
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(run_dir / "adapter.gguf", out_dir / "adapter.gguf")
     loss_plot(run_dir / "train_log.jsonl", out_dir / "loss.png")
@@ -137,13 +137,13 @@ explains the four tools plus 8 few-shot turns, under the same grammar.
 {_table(report)}
 
 Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`, `loss.png`.
-{_heldout_section(heldout_dir)}
+{_heldout_section(heldout)}
 ## Limits
 
 The training data is composed from templates; the test split comes from the same composer, so its
 figures overstate accuracy on requests phrased unlike the composer's: the held-out set above is the
 better guide. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
-epoch(s) on 2 CPU cores. {_weak_spots(json.loads((heldout_dir or report_dir).joinpath("report.json").read_text()))}
+epoch(s) on 2 CPU cores. {_weak_spots(heldout or report)}
 The served default's destructive guard, not the model alone, is what makes safety 100 %:
 `router eval --no-destructive-guard` scores the model alone.
 """
