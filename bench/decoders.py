@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.benchmark import load_queries
 from service.engines import GenerationRequest
+from service.engines.llama_load import load_llama
 from service.engines.llamacpp import LlamaCppEngine
 from service.settings import default_model_path
 
@@ -29,7 +30,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
-    import llama_cpp
     import outlines
     from outlines.types import JsonSchema
 
@@ -40,7 +40,7 @@ def main() -> None:
         "direct llguidance, fast-forward": LlamaCppEngine(gguf, n_threads=args.threads),
         "direct llguidance, step by step": LlamaCppEngine(gguf, n_threads=args.threads, fast_forward=False),
     }
-    llm = llama_cpp.Llama(str(gguf), n_ctx=4096, n_threads=args.threads, verbose=False)
+    llm = load_llama(gguf, n_ctx=4096, n_threads=args.threads, verbose=False)
     outlines_model = outlines.from_llamacpp(llm, chat_mode=False)
     output_type = JsonSchema(json.dumps(schema))
     prompt_of = variants["direct llguidance, fast-forward"].render

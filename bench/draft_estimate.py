@@ -33,6 +33,7 @@ from pathlib import Path
 
 from contract import build_messages, grammar_json_schema
 from service.engines import GenerationRequest
+from service.engines.llama_load import load_llama
 from service.settings import SHIPPED_ADAPTER, default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,10 +75,8 @@ def cost_in_passes(sampled: list[bool], output: list[int], request: list[int], n
 
 def decode_costs(threads: int, sizes: list[int], repeats: int = 15) -> dict[int, float]:
     """Median milliseconds of one llama_decode of `size` tokens after a route prompt (adapter loaded)."""
-    import llama_cpp
-
-    llm = llama_cpp.Llama(str(default_model_path()), lora_path=str(SHIPPED_ADAPTER), n_ctx=1024,
-                          n_threads=threads, n_threads_batch=threads, verbose=False)  # fmt: skip
+    llm = load_llama(default_model_path(), lora_path=str(SHIPPED_ADAPTER), n_ctx=1024,
+                     n_threads=threads, n_threads_batch=threads, verbose=False)  # fmt: skip
     prompt = llm.tokenize(b"where is the User class defined? it is somewhere in the models package", add_bos=True)
     costs = {}
     for size in sizes:

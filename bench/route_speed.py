@@ -121,11 +121,12 @@ class Floor:
     """Plain generation: exactly FLOOR_TOKENS greedy tokens, no grammar, EOS banned."""
 
     def __init__(self, gguf: Path, threads: int, adapter: Path | None = None) -> None:
-        import llama_cpp
         import numpy as np
 
-        self.llm = llama_cpp.Llama(str(gguf), lora_path=str(adapter) if adapter else None, n_ctx=4096,
-                                   n_threads=threads, n_threads_batch=threads, verbose=False)  # fmt: skip
+        from service.engines.llama_load import load_llama
+
+        self.llm = load_llama(gguf, lora_path=str(adapter) if adapter else None, n_ctx=4096,
+                              n_threads=threads, n_threads_batch=threads, verbose=False)  # fmt: skip
         eos = self.llm.token_eos()
 
         def ban_eos(_ids, logits):

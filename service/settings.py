@@ -83,6 +83,11 @@ class Settings(HardeningSettings, ToolsSettings):
     fast_forward: bool = Field(
         default=True, description="Feed tokens the grammar forces in one batch instead of one step each."
     )
+    cpu_repack: bool = Field(
+        default=False,
+        description="Let llama.cpp repack the weights for special CPU kernels (AMX on recent Intel Xeons). Off "
+        "by default: in VMs that advertise AMX without supporting it the first prompt dies with SIGILL.",
+    )
     confidence_threshold: float = Field(
         default=0.0,
         ge=0.0,

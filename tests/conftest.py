@@ -126,11 +126,11 @@ def live_server(tmp_path_factory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def llama_cpp_server(gguf_path, tmp_path_factory) -> Iterator[str]:
-    """llama-cpp-python's own OpenAI-compatible server over the embedded GGUF (model "smollm2"), one per
+    """llama-cpp-python's own OpenAI-compatible server (tests/llama_cpp_server.py) over the embedded GGUF (model "smollm2"), one per
     test module; yields its /v1 URL. One thread: spinning threads on a busy 2-core box crawl."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias", "smollm2",
+    command = [sys.executable, "-m", "tests.llama_cpp_server", "--model", str(gguf_path), "--model_alias", "smollm2",
                "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"]  # fmt: skip
     process = start_process(command, f"{url}/models", tmp_path_factory.mktemp("llama_cpp_server") / "server.log")
     yield url

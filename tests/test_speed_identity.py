@@ -25,6 +25,7 @@ import pytest
 
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.engines import Generation, GenerationRequest
+from service.engines.llama_load import load_llama
 from service.routing import CONFIDENCE_KEYS
 from service.settings import SHIPPED_ADAPTER
 
@@ -163,10 +164,8 @@ def _last_logits(llm, batches: list[list[int]]) -> np.ndarray:
 def test_every_divergence_starts_at_a_near_tie(pairs, gguf_path):
     """Where the two runs part, both tokens were allowed and within NEAR_TIE logits of each other, both
     with everything before evaluated in one batch and with the output evaluated one token at a time."""
-    import llama_cpp
-
-    llm = llama_cpp.Llama(str(gguf_path), lora_path=str(SHIPPED_ADAPTER), n_ctx=4096, n_threads=1,
-                          n_threads_batch=1, verbose=False)  # fmt: skip
+    llm = load_llama(gguf_path, lora_path=str(SHIPPED_ADAPTER), n_ctx=4096, n_threads=1,
+                     n_threads_batch=1, verbose=False)  # fmt: skip
     for p in _differing(pairs):
         at = next(i for i, (a, b) in enumerate(zip(p.fast.tokens, p.step.tokens)) if a != b)
         fast_token, step_token, before = p.fast.tokens[at], p.step.tokens[at], p.step.tokens[:at]

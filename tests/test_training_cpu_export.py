@@ -97,12 +97,11 @@ def random_adapter(tmp_path_factory):
 
 
 def _llama(lora: Path | None, logits_all: bool = False):
-    from llama_cpp import Llama
-
+    from service.engines.llama_load import load_llama
     from training.base_model import embedded_gguf_path
 
-    return Llama(str(embedded_gguf_path()), lora_path=str(lora) if lora else None, n_ctx=512, n_threads=2,
-                 logits_all=logits_all, verbose=False, seed=0)
+    return load_llama(embedded_gguf_path(), lora_path=str(lora) if lora else None, n_ctx=512, n_threads=2,
+                      logits_all=logits_all, verbose=False, seed=0)
 
 
 def _prompt(query: str) -> str:

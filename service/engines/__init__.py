@@ -29,6 +29,7 @@ def create_engine(settings: Settings) -> Engine:
             n_ctx=settings.context_tokens,
             parallel=settings.parallel,
             fast_forward=settings.fast_forward,
+            cpu_repack=settings.cpu_repack,
         )
     if settings.engine == "vllm":
         from service.engines.vllm import VLLMEngine, load_vllm_settings

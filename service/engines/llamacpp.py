@@ -34,6 +34,7 @@ import numpy as np
 
 from contract import build_messages, grammar_json_schema, render_prompt, render_prompt_parts
 from service.engines.base import DeadlineExceeded, Engine, EngineError, Generation, GenerationRequest
+from service.engines.llama_load import load_llama
 from service.engines.llamacpp_batch import Feed, Scheduler, Sequence, Steps
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,15 @@ class LlamaCppEngine(Engine):
         fast_forward: bool = True,
         prefix_cache: bool = True,
         flash_attn: bool = False,
+        cpu_repack: bool = False,
         seed: int = 0,
     ) -> None:
         """`n_ctx` is each request's context window; `parallel` sequences decode together, each with its
         own slot of `n_ctx` tokens of KV cache. `prefix_cache=False` recomputes every prompt whole;
         `fast_forward=False` spends one decode step per forced token (both for measurements);
         `flash_attn=True` makes a request's tokens independent of what is batched with it (see
-        `_create_context`), at a cost in speed and in agreement with the default kernel."""
+        `_create_context`), at a cost in speed and in agreement with the default kernel. `cpu_repack=True`
+        lets llama.cpp repack the weights for AMX and similar kernels (off: see `llama_load`)."""
         import llama_cpp
         from llguidance.llamacpp import lltokenizer_from_vocab
 
@@ -80,8 +83,9 @@ class LlamaCppEngine(Engine):
         started = time.perf_counter()
         # The Llama object gives us the model, its vocabulary and the LoRA adapter; its own context is a
         # small placeholder, replaced below by one with `parallel` sequences (Llama cannot set n_seq_max).
-        self._llm = llama_cpp.Llama(
-            model_path=str(model_path),
+        self._llm = load_llama(
+            model_path,
+            cpu_repack=cpu_repack,
             lora_path=str(adapter_path) if adapter_path else None,
             n_ctx=64,
             n_threads=n_threads,
