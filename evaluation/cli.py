@@ -32,6 +32,8 @@ def evaluate(
                                                     "as the served default does (ROUTER_DESTRUCTIVE_GUARD).")] = True,
     path_guard: Annotated[bool, typer.Option(help="In-process: apply /route's guard against file_manager calls on "
                                              "paths the request never names (ROUTER_PATH_GUARD).")] = True,
+    scope_guard: Annotated[bool, typer.Option(help="In-process: apply /route's guard against search scopes "
+                                              "the request never points at (ROUTER_SCOPE_GUARD).")] = True,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -78,8 +80,9 @@ def evaluate(
             engine = LlamaCppEngine(Path(model), adapter_path=Path(chosen) if chosen else None, n_threads=threads)
             name = "adapter" if chosen else "base model"
             meta["adapter"] = str(chosen) if chosen else None
-            meta["destructive_guard"], meta["path_guard"] = destructive_guard, path_guard
-            router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard)
+            meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
+            router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard,
+                            scope_guard=scope_guard)
             targets[name] = (RouterTarget(router, name), rows)
         if baseline:
             from evaluation.targets import PromptedBaseline

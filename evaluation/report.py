@@ -28,6 +28,7 @@ def markdown(results: dict[str, Scores], meta: dict) -> str:
         ("valid decisions", lambda s: _pct(s.validity)),
         ("safety (destructive → ask_human)", lambda s: f"{_pct(s.safety)} of {s.destructive}"),
         ("invented paths (file_manager calls)", lambda s: f"{s.invented_paths} of {s.file_manager_calls}"),
+        ("invented scopes (codebase_search calls)", lambda s: f"{s.invented_scopes} of {s.search_calls}"),
         ("latency p50", lambda s: _ms(s.latency_p50_ms)),
         ("latency p95", lambda s: _ms(s.latency_p95_ms)),
     ]

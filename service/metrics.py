@@ -63,6 +63,11 @@ class Metrics:
             "Decisions replaced by ask_human because file_manager was sent to a path the request never names.",
             registry=r,
         )
+        self.unnamed_scope_overrides = Counter(
+            "router_unnamed_scope_overrides_total",
+            "Searches whose file_pattern the request never points at; the pattern was dropped.",
+            registry=r,
+        )
         self.ready = Gauge("router_ready", "1 when the model is loaded and warmed up.", registry=r)
         # /v1/chat/completions (issue 5)
         self.chat_completions = Counter(

@@ -60,6 +60,11 @@ class RouteMeta(BaseModel):
         description="The model sent file_manager to a path the request never names; the call became "
         "ask_human (ROUTER_PATH_GUARD).",
     )
+    unnamed_scope: bool = Field(
+        default=False,
+        description="The model scoped codebase_search to files (file_pattern) the request never points at; the "
+        "pattern was dropped and the mode set from the query (ROUTER_SCOPE_GUARD).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

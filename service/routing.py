@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.decision import CompleteDecision, FileManagerCall, FilePatch, RunningDecision
+from contract.decision import CodebaseSearchCall, CompleteDecision, FileManagerCall, FilePatch, RunningDecision
 from contract.safety import destructive_phrase, unnamed_path
+from contract.scope import search_mode, unnamed_scope
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
 
@@ -29,6 +30,8 @@ class RouteResult:
     """The request reads as destructive and the model's tool call was replaced by ask_human."""
     unnamed_path: bool = False
     """The model sent file_manager to a path the user never wrote; the call was replaced by ask_human."""
+    unnamed_scope: bool = False
+    """The model scoped a search to files the user never pointed at; the scope was dropped."""
 
 
 class Router:
@@ -36,7 +39,7 @@ class Router:
 
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
-        destructive_guard: bool = False, path_guard: bool = False,
+        destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
     ) -> None:
         self.engine = engine
         self.max_tokens = max_tokens
@@ -44,6 +47,7 @@ class Router:
         self.confidence_threshold = confidence_threshold
         self.destructive_guard = destructive_guard
         self.path_guard = path_guard
+        self.scope_guard = scope_guard
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
@@ -67,11 +71,15 @@ class Router:
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
         # The context is text the user (or their agent) gave too: a path written there is a given path.
-        unnamed = self.path_guard and _unnamed_file(f"{query}\n{context or ''}", decision)
+        given = f"{query}\n{context or ''}"
+        unnamed = self.path_guard and _unnamed_file(given, decision)
         if unnamed:
             decision = _ask_which_file(query, decision, reasoning)
+        unscoped = self.scope_guard and _unnamed_search_scope(given, decision)
+        if unscoped:
+            decision = _search_everywhere(given, decision, reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
-        result = RouteResult(decision, generation, elapsed_ms, low, bool(phrase), unnamed)
+        result = RouteResult(decision, generation, elapsed_ms, low, bool(phrase), unnamed, unscoped)
         if self.metrics:
             self._record(result)
         return result
@@ -106,17 +114,23 @@ class Router:
             m.destructive_overrides.inc()
         if result.unnamed_path:
             m.unnamed_path_overrides.inc()
+        if result.unnamed_scope:
+            m.unnamed_scope_overrides.inc()
+
+
+def _replacement(thought: str, tool_use, reasoning: bool) -> RunningDecision:
+    """A decision the router writes in place of the model's; with `reasoning` off it carries no thought
+    (validated in that mode: a bare constructor would demand one)."""
+    return RunningDecision.model_validate(
+        {"status": "running", "thought": thought if reasoning else None, "tool_use": tool_use},
+        context={"reasoning": reasoning},
+    )
 
 
 def _ask_human(thought: str, question: str, context: str, reasoning: bool) -> RunningDecision:
     """The decision that replaces the model's: a question to the user, with what was proposed as context."""
-    return RunningDecision(
-        status="running",
-        thought=thought if reasoning else None,
-        tool_use=AskHumanCall(
-            tool_name="ask_human", arguments=AskHumanArgs(question=question[:400], context=context[:600])
-        ),
-    )
+    call = AskHumanCall(tool_name="ask_human", arguments=AskHumanArgs(question=question[:400], context=context[:600]))
+    return _replacement(thought, call, reasoning)
 
 
 def _ask_to_clarify(
@@ -176,3 +190,20 @@ def _ask_which_file(query: str, proposed: RunningDecision, reasoning: bool) -> R
         f"proposed file_manager: {args.model_dump_json(exclude_none=True)}",
         reasoning,
     )
+
+
+def _unnamed_search_scope(text: str, decision: RunningDecision | CompleteDecision) -> bool:
+    """Whether this decision scopes codebase_search to a file_pattern with no anchor in the user's text."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, CodebaseSearchCall):
+        return False
+    pattern = decision.tool_use.arguments.file_pattern
+    return pattern is not None and unnamed_scope(pattern, text)
+
+
+def _search_everywhere(text: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:
+    """The same search without its invented scope, in the mode the query's shape calls for; the model's
+    thought explained the scope, so it is replaced too."""
+    args = proposed.tool_use.arguments
+    search = args.model_copy(update={"file_pattern": None, "mode": search_mode(args.query, text)})
+    return _replacement("The request names no folder or file type, so the search covers the whole repository",
+                        proposed.tool_use.model_copy(update={"arguments": search}), reasoning)

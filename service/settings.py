@@ -105,6 +105,11 @@ class Settings(HardeningSettings, ToolsSettings):
         description="A file_manager call on a path that neither the query nor the context contains gets "
         "ask_human (which file?) instead: the router never acts on a file the user did not name.",
     )
+    scope_guard: bool = Field(
+        default=True,
+        description="A codebase_search whose file_pattern names nothing in the query or the context (no folder, "
+        "extension or word for it) searches everywhere instead, its mode set from the query (contract/scope.py).",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -57,6 +57,7 @@ class ServiceState:
             confidence_threshold=self.settings.confidence_threshold,
             destructive_guard=self.settings.destructive_guard,
             path_guard=self.settings.path_guard,
+            scope_guard=self.settings.scope_guard,
         )
         self.load_seconds = time.perf_counter() - started
         self.ready = True

@@ -43,6 +43,8 @@ def test_mistakes_are_counted_where_they_belong(examples):
     outcomes = [Outcome(e.output, 5.0) for e in examples]
     # 0: exact search answered with the wrong mode -> right tool, wrong argument.
     outcomes[0] = Outcome(_decision("codebase_search", query="def parse_config", mode="semantic"), 5.0)
+    # 1: a search scoped to Go files the request never mentions -> an invented scope.
+    outcomes[1] = Outcome(_decision("codebase_search", query="API authentication", mode="semantic", file_pattern="**/*.go"), 5.0)
     # 2: read of a path the user never wrote -> right tool, wrong path, invented path.
     outcomes[2] = Outcome(_decision("file_manager", operation="read", path="src/helpers.py"), 5.0)
     # 5: the destructive request is carried out -> wrong tool, unsafe.
@@ -54,6 +56,7 @@ def test_mistakes_are_counted_where_they_belong(examples):
     assert s.validity == pytest.approx(9 / 10)
     assert s.safety == 0
     assert s.invented_paths == 1 and s.file_manager_calls == 5  # src/helpers.py; "migrations" was written
+    assert s.invented_scopes == 1 and s.search_calls == 2
     assert s.per_field["codebase_search.mode"]["accuracy"] == pytest.approx(1 / 2)
     assert s.per_field["file_manager.path"]["accuracy"] == pytest.approx(3 / 4)
     assert s.argument_accuracy == pytest.approx(4 / 6)

@@ -1,5 +1,5 @@
 """The routing guards: a tool call on a request that reads as destructive, or a file_manager call on a path
-the user never gave, becomes ask_human."""
+the user never gave, becomes ask_human; a search scoped to files the user never pointed at searches everywhere."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ PATCH = {"status": "running", "thought": THOUGHT,
 ANSWER = {"status": "complete", "final_answer": "It moves HEAD and discards changes."}
 
 
-def route(decision: dict, query: str, guard: bool = True, path_guard: bool = False, context: str | None = None):
+def route(decision: dict, query: str, guard: bool = True, path_guard: bool = False, context: str | None = None,
+          scope_guard: bool = False, reasoning: bool = True):
     router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, destructive_guard=guard,
-                    path_guard=path_guard)
-    return asyncio.run(router.route(query, context=context))
+                    path_guard=path_guard, scope_guard=scope_guard)
+    return asyncio.run(router.route(query, context=context, reasoning=reasoning))
 
 
 def _file_call(operation: str, path: str) -> dict:
@@ -114,4 +115,58 @@ def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
 def test_the_served_router_guards_paths_by_default():
     from service.settings import Settings
 
-    assert Settings().path_guard and Settings().destructive_guard
+    assert Settings().path_guard and Settings().destructive_guard and Settings().scope_guard
+
+
+def _search(query: str, mode: str, file_pattern: str | None = None) -> dict:
+    args = {"query": query, "mode": mode} | ({"file_pattern": file_pattern} if file_pattern else {})
+    return {"status": "running", "thought": "The request is limited to these files, so scope the search",
+            "tool_use": {"tool_name": "codebase_search", "arguments": args}}
+
+
+@pytest.mark.parametrize(("decision", "query", "mode"), [
+    (_search("User", "hybrid", "**/*.php"), "where is the User class defined?", "exact"),  # the README's example
+    (_search("MAX_UPLOAD_BYTES", "hybrid", "**/*.h"), "find usages of MAX_UPLOAD_BYTES", "exact"),
+    (_search("rate limits login attempts", "hybrid", "**/*.h"), "find the code that rate limits login attempts",
+     "semantic"),
+    (_search("retrying webhook delivery", "hybrid", "src/**"), "which file logs 'retrying webhook delivery'?", "exact"),
+    (_search("OrderService refunds", "hybrid", "*.cpp/**"), "how does OrderService handle refunds?", "hybrid"),
+])
+def test_a_search_scoped_to_files_the_user_never_pointed_at_searches_everywhere(decision, query, mode):
+    result = route(decision, query, guard=False, scope_guard=True)
+    args = result.decision.tool_use.arguments
+    assert result.unnamed_scope and args.file_pattern is None and args.mode == mode
+    assert args.query == decision["tool_use"]["arguments"]["query"]
+    assert "limited" not in result.decision.thought  # the model's thought explained the dropped scope
+
+
+@pytest.mark.parametrize(("decision", "query", "context"), [
+    (_search("fetchCurrentUser", "hybrid", "**/*.tsx"), "in the React components, who calls fetchCurrentUser", None),
+    (_search("users.email", "hybrid", "migrations/**"), "search only the migrations for the users.email column", None),
+    (_search("IntegrityError", "hybrid", "**/*.py"), "python only: where do we catch IntegrityError", None),
+    (_search("replicas", "hybrid", "deploy/**/*.yaml"), "where do the replicas get set?", "I am working in deploy/"),
+    (_search("timeout", "hybrid", "**/*.{yml,yaml}"), "in the yaml configs, where is the timeout set?", None),
+])
+def test_a_scope_the_user_gave_in_the_query_or_the_context_is_kept(decision, query, context):
+    result = route(decision, query, guard=False, scope_guard=True, context=context)
+    assert not result.unnamed_scope
+    assert result.decision.tool_use.arguments.file_pattern == decision["tool_use"]["arguments"]["file_pattern"]
+
+
+def test_the_scope_guard_can_be_turned_off_and_keeps_reasoning_false_thoughtless():
+    scoped = _search("User", "hybrid", "**/*.php")
+    assert route(scoped, "where is User defined?", guard=False).decision.tool_use.arguments.file_pattern == "**/*.php"
+    thoughtless = {key: value for key, value in scoped.items() if key != "thought"}
+    result = route(thoughtless, "where is User defined?", guard=False, scope_guard=True, reasoning=False)
+    assert result.unnamed_scope and result.decision.thought is None
+
+
+@pytest.mark.parametrize(("decision", "query", "kwargs"), [
+    (SANDBOX, "rm -rf the build folder", {}),
+    (_file_call("read", "src/models/user.py"), "show me the user model", {"path_guard": True}),
+])
+def test_a_guard_with_reasoning_off_asks_without_a_thought(decision, query, kwargs):
+    """With reasoning off the replacement must carry no thought (it once failed validation here)."""
+    thoughtless = {key: value for key, value in decision.items() if key != "thought"}
+    result = route(thoughtless, query, reasoning=False, **kwargs)
+    assert result.decision.tool_use.tool_name == "ask_human" and result.decision.thought is None

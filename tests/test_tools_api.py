@@ -196,3 +196,16 @@ open("/tmp/{secret}", "w").write("x")
         assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 200
     finally:
         stop_server(server)
+
+
+def test_route_searches_everywhere_when_the_scope_is_one_the_user_never_gave(scratch: Path) -> None:
+    """The scope guard: an invented file_pattern is dropped before the search runs, so it can find the code."""
+    (scratch / "models.py").write_text("class User:\n    pass\n")
+    scoped = running({"tool_name": "codebase_search",
+                      "arguments": {"query": "class User", "mode": "hybrid", "file_pattern": "**/*.php"}})
+    with client_for(scratch, FakeEngine(text=scoped)) as client:
+        body = client.post("/route", json={"query": "where is the User class defined?", "execute": True}).json()
+        assert body["meta"]["unnamed_scope"] is True and "file_pattern" not in body["tool_use"]["arguments"]
+        assert body["tool_use"]["arguments"]["mode"] == "exact"
+        assert "models.py" in json.dumps(body["observation"])
+        assert "router_unnamed_scope_overrides_total 1.0" in client.get("/metrics").text

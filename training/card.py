@@ -26,6 +26,7 @@ def _table(report: dict) -> str:
         ("valid decisions", lambda r: pct(r["validity"])),
         ("safety (destructive → ask_human)", lambda r: f"{pct(r['safety'])} of {r['destructive']}"),
         ("invented paths", lambda r: f"{r['invented_paths']} of {r['file_manager_calls']} file_manager calls"),
+        ("invented scopes", lambda r: f"{r['invented_scopes']} of {r['search_calls']} codebase_search calls"),
         ("latency p50", lambda r: ms(r["latency_p50_ms"])),
         ("latency p95", lambda r: ms(r["latency_p95_ms"])),
     ]

@@ -1,0 +1,94 @@
+"""Search scopes the user gave, and the search mode a query's own shape calls for.
+
+The router never narrows a search to files the user did not point at: a `codebase_search` whose
+`file_pattern` names nothing in the request ("where is the User class defined?" searched only in
+`**/*.php`) can miss the very definition it was sent to find. A pattern counts as given when one of
+its anchors occurs in the user's text as a word: a folder or file-name word (`migrations/**`,
+`**/*_spec.rb`), its extension (`tsx`, `.py`), or a word people use for files of that extension
+("React components" for `*.tsx`, "headers" for `*.h`). Loose on purpose: a scope the user did give
+must never be dropped, so any anchor word is enough.
+
+When such a pattern is dropped, the model's mode was chosen for a scoped search ("hybrid when
+scoped"), so the mode is re-derived from the query by the contract's rule: `exact` for a single symbol,
+a declaration ("class User") or a string the user quoted or pasted, `hybrid` for a symbol mixed with
+words, `semantic` for a description.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+# Words people use for files of an extension, besides the extension itself.
+_EXTENSION_WORDS: dict[str, tuple[str, ...]] = {
+    "py": ("python",), "ts": ("typescript",), "tsx": ("typescript", "react", "component"),
+    "js": ("javascript", "node"), "jsx": ("javascript", "react", "component"), "go": ("golang",),
+    "kt": ("kotlin",), "rs": ("rust",), "rb": ("ruby",), "cs": ("c#", "csharp"), "cpp": ("c++",),
+    "cc": ("c++", "cpp"), "hpp": ("c++", "cpp", "header"), "h": ("header", "c"), "c": ("c",),
+    "sql": ("migration", "query", "schema"), "sh": ("shell", "bash", "script"), "tf": ("terraform",),
+    "yml": ("yaml", "config", "helm", "workflow", "k8s", "kubernetes", "compose", "manifest"),
+    "yaml": ("yml", "config", "helm", "workflow", "k8s", "kubernetes", "compose", "manifest"),
+    "ex": ("elixir",), "exs": ("elixir",), "jl": ("julia",), "md": ("markdown", "doc", "docs", "readme"),
+    "proto": ("protobuf", "grpc"), "css": ("style", "stylesheet"), "scss": ("css", "style", "stylesheet"),
+    "html": ("template",), "vue": ("component",), "svelte": ("component",),
+}
+_WORD = re.compile(r"[a-z0-9_#+]+")
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of `text`, each also without a plural `s` ("headers" also gives "header")."""
+    words = set(_WORD.findall(text.lower()))
+    return words | {w[:-1] for w in words if len(w) > 3 and w.endswith("s")}
+
+
+def _anchors(pattern: str) -> set[str]:
+    """The words a user would write to ask for this pattern's files."""
+    anchors: set[str] = set()
+    for segment in re.split(r"[/{},]", pattern.lower()):
+        for piece in re.split(r"[*?\[\]!]+", segment):
+            piece = piece.strip(".")
+            if not piece:
+                continue
+            stem, dot, extension = piece.rpartition(".")
+            if dot:
+                anchors |= {extension, *_EXTENSION_WORDS.get(extension, ())}
+                piece = stem
+            elif piece in _EXTENSION_WORDS:  # "{yml,yaml}" splits into bare extensions
+                anchors |= set(_EXTENSION_WORDS[piece])
+            anchors |= {w for w in re.split(r"[^a-z0-9#+]+", piece) if w}
+    return anchors
+
+
+def unnamed_scope(file_pattern: str, text: str) -> bool:
+    """Whether a search's `file_pattern` has no anchor (folder, file-name word, extension or a word for
+    it) among the words of the user's `text`."""
+    words = _words(text)
+    return not any(anchor in words or anchor.removesuffix("s") in words for anchor in _anchors(file_pattern))
+
+
+_SYMBOL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]+$|-[A-Z]|^/\w|::")
+
+
+_DECLARATION = {"class", "def", "func", "function", "fn", "interface", "struct", "enum", "trait", "type", "impl",
+                "const", "import"}
+"""Code keywords that, followed by one name, make a query a literal declaration ("class User")."""
+
+
+def _is_symbol(token: str) -> bool:
+    """camelCase, snake_case, dotted.names, @decorators, calls(, CONSTANTS, Header-Names, /routes, a::b."""
+    return bool(_SYMBOL.search(token.strip("`'\",;:?!")))
+
+
+def search_mode(query: str, text: str) -> Literal["exact", "semantic", "hybrid"]:
+    """The contract's mode for an unscoped search of `query`, asked for in the user's `text`."""
+    words = query.split()
+    if len(words) <= 1 or (len(words) == 2 and words[0] in _DECLARATION):
+        return "exact"
+    quoted = re.search(rf"[`'\"]{re.escape(query.strip())}[`'\"]", text)
+    pasted = "\n" in text.strip() and query.strip() in text  # a line of output pasted into the request
+    if quoted or pasted:
+        return "exact"
+    symbols = sum(_is_symbol(word) for word in words)
+    if symbols == len(words):
+        return "exact"
+    return "hybrid" if symbols else "semantic"
