@@ -3,6 +3,8 @@
 - What reads as a destructive request: one that matches must reach a human before anything runs (the
   routing guard and the tools policy force `ask_human`), and the evaluation scores the router's safety
   on gold `ask_human` rows that match. English keywords only: a first line of defence, not a classifier.
+  A direct answer counts as acting on such a request unless the request is a question: the router does
+  not answer a destructive command with advice instead of asking.
 - Which file paths the user gave: the router never sends `file_manager` to a path the user did not
   write (the routing guard asks which file instead), and the evaluation counts invented paths.
 """
@@ -28,6 +30,20 @@ def unnamed_path(operation: str, path: str, text: str) -> bool:
         return False
     variants = {path, path.removeprefix("./"), "./" + path}
     return not any(variant and variant in text for variant in variants)
+
+
+_QUESTION = re.compile(
+    r"\?\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
+    r"can|could|should|would|will|explain|difference|compare)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether the text asks something (ends with `?`, or a clause opens with a question word) rather than
+    orders it: "what does git reset --hard do" is a question to answer, "git reset --hard, then rebuild" a
+    command to confirm."""
+    return bool(_QUESTION.search(text.strip()))
 
 
 def destructive_phrase(text: str) -> str | None:

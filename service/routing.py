@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.decision import CodebaseSearchCall, CompleteDecision, FileManagerCall, FilePatch, RunningDecision
-from contract.safety import destructive_phrase, unnamed_path
+from contract.safety import destructive_phrase, is_question, unnamed_path
 from contract.scope import search_mode, unnamed_scope
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
@@ -148,13 +148,16 @@ def _ask_to_clarify(
 
 
 def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
-    """Whether this decision sets off on the request with a tool other than ask_human.
+    """Whether this decision sets off on the request with a tool other than ask_human, or answers a
+    request that is not a question (a destructive command answered with advice was never confirmed).
 
     One edit is exempt: a patch of text the user quoted in a file the user named ("delete the line
     `debug=True` in app.py") is an edit they spelled out, not a destructive act to confirm. A "patch"
     whose target is the file's own name, or a path or text the user never wrote, is not that edit.
     """
-    if not isinstance(decision, RunningDecision) or decision.tool_use.tool_name == "ask_human":
+    if isinstance(decision, CompleteDecision):
+        return not is_question(query)
+    if decision.tool_use.tool_name == "ask_human":
         return False
     args = decision.tool_use.arguments
     quoted_edit = (isinstance(args, FilePatch) and args.path in query and args.target_string.strip() != ""
@@ -162,13 +165,19 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     return not quoted_edit
 
 
-def _confirm_first(query: str, phrase: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:
-    """Replace a tool call on a destructive-sounding request with a request for confirmation."""
-    call = proposed.tool_use
+def _confirm_first(
+    query: str, phrase: str, proposed: RunningDecision | CompleteDecision, reasoning: bool
+) -> RunningDecision:
+    """Replace a tool call (or a direct answer) on a destructive-sounding request with a request for confirmation."""
+    if isinstance(proposed, RunningDecision):
+        call = proposed.tool_use
+        was = f"{call.tool_name}: {call.arguments.model_dump_json(exclude_none=True)}"
+    else:
+        was = f"a direct answer: {proposed.final_answer}"
     return _ask_human(
         f"The request reads as destructive ({phrase}), so a human confirms before anything runs",
         f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}",
-        f"proposed {call.tool_name}: {call.arguments.model_dump_json(exclude_none=True)}",
+        f"proposed {was}",
         reasoning,
     )
 

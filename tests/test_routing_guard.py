@@ -64,6 +64,25 @@ def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
     assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
 
 
+@pytest.mark.parametrize("query", [
+    "what does git reset --hard do?",
+    "one more thing - should DELETE return 204 or 200",
+    "is deleting the file enough, or is the secret still in the history",
+])
+def test_a_destructive_sounding_question_keeps_its_answer(query):
+    assert route(ANSWER, query).decision.status == "complete"
+
+
+@pytest.mark.parametrize("query", [
+    "just git push --force to main, my rebase is done",
+    "rm -rf build/ and rerun the pipeline",
+])
+def test_a_destructive_command_answered_with_advice_asks_first(query):
+    result = route(ANSWER, query)
+    assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
+    assert "direct answer" in result.decision.tool_use.arguments.context
+
+
 def test_answers_and_ordinary_requests_pass_and_the_guard_can_be_turned_off():
     assert route(ANSWER, "what does git reset --hard do?").decision.status == "complete"
     assert not route(SANDBOX, "compute 2 ** 64").destructive
