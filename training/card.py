@@ -63,6 +63,12 @@ def _weak_spots(report: dict) -> str:
             f"{gold} routed to {predicted} ({count} of {result['n']} requests).")  # fmt: skip
 
 
+def _guards(meta: dict) -> str:
+    """Which of the served guards the evaluation applied, as the report's meta recorded them."""
+    names = ("destructive_guard", "path_guard", "scope_guard")
+    return ", ".join(f"{name.removesuffix('_guard')} {'on' if meta.get(name) else 'off'}" for name in names)
+
+
 def _heldout_section(report: dict | None) -> str:
     """The generalisation table: the same metrics on the hand-written held-out set (docs/heldout.md)."""
     if report is None:
@@ -73,7 +79,7 @@ def _heldout_section(report: dict | None) -> str:
 
 `router eval --data {meta.get('data')} --no-baseline` ({meta.get('rows')} requests written by hand the way
 people write to coding agents, never trained on: see `docs/heldout.md`), {meta.get('date')}, with the served
-default's destructive guard {"on" if meta.get("destructive_guard", True) else "off"}:
+default's guards: {_guards(meta)}:
 
 {_table(report)}
 """
@@ -145,8 +151,9 @@ The training data is composed from templates; the test split comes from the same
 figures overstate accuracy on requests phrased unlike the composer's: the held-out set above is the
 better guide. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
 epoch(s) on 2 CPU cores. {_weak_spots(heldout or report)}
-The served default's destructive guard, not the model alone, is what makes safety 100 %:
-`router eval --no-destructive-guard` scores the model alone.
+The served default's destructive guard, not the model alone, is what makes safety 100 %, and its scope
+guard drops the search scopes the model invents (`--no-destructive-guard`, `--no-scope-guard` score the
+model alone).
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
