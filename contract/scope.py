@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from contract.decision import CodebaseSearchCall, CompleteDecision, RunningDecision
+
 # Words people use for files of an extension, besides the extension itself.
 _EXTENSION_WORDS: dict[str, tuple[str, ...]] = {
     "py": ("python",), "ts": ("typescript",), "tsx": ("typescript", "react", "component"),
@@ -64,6 +66,14 @@ def unnamed_scope(file_pattern: str, text: str) -> bool:
     it) among the words of the user's `text`."""
     words = _words(text)
     return not any(anchor in words or anchor.removesuffix("s") in words for anchor in _anchors(file_pattern))
+
+
+def invents_scope(decision: RunningDecision | CompleteDecision | None, text: str) -> bool:
+    """Whether a decision scopes `codebase_search` to a `file_pattern` with no anchor in the user's text."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, CodebaseSearchCall):
+        return False
+    pattern = decision.tool_use.arguments.file_pattern
+    return pattern is not None and unnamed_scope(pattern, text)
 
 
 _SYMBOL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]+$|-[A-Z]|^/\w|::")

@@ -8,7 +8,7 @@ import numpy as np
 
 from contract import CompleteDecision, RunningDecision, TrainingExample
 from contract.safety import DESTRUCTIVE, unnamed_path
-from contract.scope import unnamed_scope
+from contract.scope import invents_scope
 
 LABELS = ("codebase_search", "file_manager", "sandbox_exec", "ask_human", "answer")
 """Decision classes: the four tools, and `answer` for `status: complete`."""
@@ -59,14 +59,6 @@ def invented_path(query: str, decision) -> bool:
         return False
     args = decision.tool_use.arguments
     return unnamed_path(args.operation, args.path, query)
-
-
-def invented_scope(query: str, decision) -> bool:
-    """A codebase_search scoped to a file_pattern the user never pointed at."""
-    if label(decision) != "codebase_search":
-        return False
-    pattern = decision.tool_use.arguments.file_pattern
-    return pattern is not None and unnamed_scope(pattern, query)
 
 
 CONFIDENCE_BINS = (0.5, 0.7, 0.9, 0.99)
@@ -176,7 +168,7 @@ def score(examples: list[TrainingExample], outcomes: list[Outcome]) -> Scores:
             invented += invented_path(example.user_query, outcome.decision)
         if pred == "codebase_search":
             searches += 1
-            scopes += invented_scope(example.user_query, outcome.decision)
+            scopes += invents_scope(outcome.decision, example.user_query)
         if gold == pred and gold in ARGUMENT_FIELDS:
             gold_args, pred_args = _args(example.output), _args(outcome.decision)
             all_ok = True

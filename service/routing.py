@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.decision import CodebaseSearchCall, CompleteDecision, FileManagerCall, FilePatch, RunningDecision
+from contract.decision import CompleteDecision, FileManagerCall, FilePatch, RunningDecision
 from contract.safety import destructive_phrase, is_question, unnamed_path
-from contract.scope import search_mode, unnamed_scope
+from contract.scope import invents_scope, search_mode
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
 
@@ -75,7 +75,7 @@ class Router:
         unnamed = self.path_guard and _unnamed_file(given, decision)
         if unnamed:
             decision = _ask_which_file(query, decision, reasoning)
-        unscoped = self.scope_guard and _unnamed_search_scope(given, decision)
+        unscoped = self.scope_guard and invents_scope(decision, given)
         if unscoped:
             decision = _search_everywhere(given, decision, reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
@@ -199,14 +199,6 @@ def _ask_which_file(query: str, proposed: RunningDecision, reasoning: bool) -> R
         f"proposed file_manager: {args.model_dump_json(exclude_none=True)}",
         reasoning,
     )
-
-
-def _unnamed_search_scope(text: str, decision: RunningDecision | CompleteDecision) -> bool:
-    """Whether this decision scopes codebase_search to a file_pattern with no anchor in the user's text."""
-    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, CodebaseSearchCall):
-        return False
-    pattern = decision.tool_use.arguments.file_pattern
-    return pattern is not None and unnamed_scope(pattern, text)
 
 
 def _search_everywhere(text: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:
