@@ -76,12 +76,10 @@ def invents_scope(decision: RunningDecision | CompleteDecision | None, text: str
     return pattern is not None and unnamed_scope(pattern, text)
 
 
-_SYMBOL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]+$|-[A-Z]|^/\w|::")
-
-
 _DECLARATION = {"class", "def", "func", "function", "fn", "interface", "struct", "enum", "trait", "type", "impl",
                 "const", "import"}
 """Code keywords that, followed by one name, make a query a literal declaration ("class User")."""
+_SYMBOL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]+$|-[A-Z]|^/\w|::")
 
 
 def _is_symbol(token: str) -> bool:

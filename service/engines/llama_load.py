@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,5 @@ def load_llama(model_path: str | Path, *, cpu_repack: bool = False, **kwargs: An
     """`llama_cpp.Llama(model_path, **kwargs)`; `cpu_repack=True` lets llama.cpp use AMX and other repacks."""
     import llama_cpp
 
-    if cpu_repack:
-        return llama_cpp.Llama(model_path=str(model_path), **kwargs)
-    with extra_cpu_buffers_off():
+    with nullcontext() if cpu_repack else extra_cpu_buffers_off():
         return llama_cpp.Llama(model_path=str(model_path), **kwargs)
