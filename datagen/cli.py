@@ -7,6 +7,7 @@ instructor, huggingface_hub) happen inside the commands that need them.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,7 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="The data factory: compose, generate, validate, split, publish, stats.")
 
 DEFAULT_OUT = Path("data/router")
-REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf}{thoughts} --out {out}"
+REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf}{thoughts}{curated} --out {out}"
 
 
 def _fail(message: str) -> None:
@@ -44,9 +45,12 @@ def compose(
     raw: Annotated[Optional[Path], typer.Option(help="Also write every row with its metadata here (JSONL).")] = None,
     progress: Annotated[bool, typer.Option(help="Progress bars.")] = True,
     short_thoughts: Annotated[bool, typer.Option(help="Keep only each thought's reason clause (fewer tokens per decision).")] = False,
+    curated: Annotated[Optional[Path], typer.Option(help="A folder of hand-written *.jsonl rows to add to the training "
+                                                         "split (validated; a bad row is an error).")] = None,
 ) -> None:
     """Compose the offline dataset: draft, run sandbox programs, validate, dedup, split, write the card."""
     from datagen.compose import compose as run_compose
+    from datagen.curated import CuratedRowError, load_curated
     from datagen.jsonl import write_rows
     from datagen.split import stratified_split
     from datagen.stats import dataset_stats, render_card
@@ -54,6 +58,16 @@ def compose(
     composed, report = run_compose(rows, seed=seed, progress=progress, short_thoughts=short_thoughts)
     clean = [{"user_query": r["user_query"], "output": r["output"]} for r in composed]
     train, test = stratified_split(clean, test_fraction=test_fraction, seed=seed)
+    curated_summary = None
+    if curated is not None:
+        try:
+            extra, creport = load_curated(curated, composed_queries=[r["user_query"] for r in clean])
+        except CuratedRowError as e:
+            _fail(str(e))
+        train = train + extra
+        random.Random(seed).shuffle(train)
+        curated_summary = {"folder": str(curated), "files": creport.files, "kept": len(extra),
+                           "duplicates": creport.duplicates, "intents": dict(creport.intents.most_common())}
     out.mkdir(parents=True, exist_ok=True)
     write_rows(out / "train.jsonl", train)
     write_rows(out / "test.jsonl", test)
@@ -64,12 +78,16 @@ def compose(
                   "validation": report.validation.as_dict()}
     dedup = {"exact": report.dedup.exact_duplicates, "near": report.dedup.near_duplicates}
     command = REPRODUCE.format(rows=rows, seed=seed, tf=test_fraction, out=out,
-                               thoughts=" --short-thoughts" if short_thoughts else "")
+                               thoughts=" --short-thoughts" if short_thoughts else "",
+                               curated=f" --curated {curated}" if curated is not None else "")
     (out / "README.md").write_text(render_card(stats, train=len(train), test=len(test), command=command,
-                                               rejections=rejections, dedup=dedup))
+                                               rejections=rejections, dedup=dedup, curated=curated_summary))
     (out / "stats.json").write_text(json.dumps({**stats, "rejections": rejections, "dedup": dedup,
-                                                "train": len(train), "test": len(test)}, indent=1) + "\n")
+                                                "curated": curated_summary, "train": len(train), "test": len(test)},
+                                               indent=1) + "\n")
     typer.echo(f"wrote {len(train)} train + {len(test)} test rows to {out}")
+    if curated_summary:
+        typer.echo(f"curated: {curated_summary['kept']} rows added to train, {curated_summary['duplicates']} duplicates dropped")
     typer.echo("intent mix: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in stats["intent_mix"].items()))
 
 

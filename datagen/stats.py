@@ -56,8 +56,10 @@ def _summary(xs: list[int]) -> dict[str, float]:
 
 
 def render_card(stats: dict[str, Any], *, train: int, test: int, command: str,
-                rejections: dict[str, Any] | None = None, dedup: dict[str, Any] | None = None) -> str:
-    """The dataset card, with Hugging Face metadata up front."""
+                rejections: dict[str, Any] | None = None, dedup: dict[str, Any] | None = None,
+                curated: dict[str, Any] | None = None) -> str:
+    """The dataset card, with Hugging Face metadata up front. `curated` is what `datagen.curated` added to
+    the training split (the figures above it describe the composed rows only)."""
     total = stats["rows"]
     lines = [
         "---", "license: apache-2.0", "language: [en]", "task_categories: [text-generation]",
@@ -69,9 +71,11 @@ def render_card(stats: dict[str, Any], *, train: int, test: int, command: str,
         "call `codebase_search`, `file_manager`, `sandbox_exec` or `ask_human`, or answer directly.",
         "Rows are `{\"user_query\": str, \"output\": decision}`; `output` validates against `contract.Decision` and",
         "is written as the compact JSON `contract.dump_decision` produces (absent fields left out, no nulls).",
-        "", "Synthetic, composed offline from a seed by `datagen` (no LLM, no network): see `docs/datagen.md`.",
+        "", "Synthetic, composed offline from a seed by `datagen` (no LLM, no network)"
+        + (", plus curated rows written one at a time (below)" if curated else "") + ": see `docs/datagen.md`.",
         "", "## Reproduce", "", "```", command, "```", "",
-        f"## Size\n\n{total} rows: {train} train, {test} test (split stratified by intent).", "",
+        f"## Size\n\n{total} composed rows: {train - (curated or {}).get('kept', 0)} train, {test} test (split stratified "
+        "by intent)" + (f", and {curated['kept']} curated rows in train only ({train} train in all)." if curated else "."), "",
         "## Intent mix", "", "| intent | tool | rows | share | target |", "|---|---|---:|---:|---:|",
     ]
     for k, target in MIX.items():
@@ -94,6 +98,14 @@ def render_card(stats: dict[str, Any], *, train: int, test: int, command: str,
         lines += ["", "| domain | rows |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in stats["domains"].items()]
         lines += ["", "| persona | rows |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in stats["personas"].items()]
         lines += ["", "| subtype | rows |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in stats["subtypes"].items()]
+    if curated:
+        lines += ["", "## Curated rows", "",
+                  f"{curated['kept']} requests written one at a time (not from the composer's templates), from "
+                  f"`{curated['folder']}`, each validated by the same three layers; training split only. "
+                  f"{curated['duplicates']} duplicated a composed request and were dropped. The intent figures above "
+                  "are the composed rows'.", "", "| file | rows |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in curated["files"].items()]
+        lines += ["", "| intent | kept rows |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in curated["intents"].items()]
     if rejections:
         lines += ["", "## Validation and rejection rates", "",
                   f"Candidates drafted: {rejections.get('drafted', '?')}; sandbox programs that failed and were dropped: "
