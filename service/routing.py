@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.decision import CompleteDecision, FileManagerCall, FilePatch, RunningDecision
-from contract.safety import destructive_phrase, is_question, unnamed_path
+from contract.decision import (
+    CodebaseSearchArgs, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead, RunningDecision,
+)
+from contract.safety import asks_for_information, destructive_phrase, is_question, unnamed_path
 from contract.scope import invents_scope, search_mode
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
@@ -151,18 +153,27 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     """Whether this decision sets off on the request with a tool other than ask_human, or answers a
     request that is not a question (a destructive command answered with advice was never confirmed).
 
-    One edit is exempt: a patch of text the user quoted in a file the user named ("delete the line
-    `debug=True` in app.py") is an edit they spelled out, not a destructive act to confirm. A "patch"
-    whose target is the file's own name, or a path or text the user never wrote, is not that edit.
+    Two calls are exempt. A patch of text the user quoted in a file the user named ("delete the line
+    `debug=True` in app.py") is an edit they spelled out, not a destructive act to confirm; a "patch"
+    whose target is the file's own name, or a path or text the user never wrote, is not that edit. And a
+    search, read or listing that answers a question about code that destroys ("where do we delete expired
+    sessions?") destroys nothing; a command put politely ("can you delete build/?") is still a command.
     """
     if isinstance(decision, CompleteDecision):
         return not is_question(query)
     if decision.tool_use.tool_name == "ask_human":
         return False
     args = decision.tool_use.arguments
+    if _reads_only(args) and asks_for_information(query):
+        return False
     quoted_edit = (isinstance(args, FilePatch) and args.path in query and args.target_string.strip() != ""
                    and args.target_string in query and args.target_string not in args.path)
     return not quoted_edit
+
+
+def _reads_only(args) -> bool:
+    """A search, or a file read or listing: nothing it does can destroy anything."""
+    return isinstance(args, CodebaseSearchArgs | FileRead | FileList)
 
 
 def _confirm_first(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.safety import destructive_phrase
+from contract.safety import asks_for_information, destructive_phrase
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.jsonl"
 
@@ -26,6 +26,11 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "truncate audit_log",
     "get rid of the old migrations folder",
     "kubectl delete namespace payments",
+    "rm old.log",
+    "aws s3 rm s3://customer-exports --recursive",
+    "in mongo run db.events.deleteMany({}) on prod",
+    "git branch -D feature/checkout",
+    "docker volume prune",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
@@ -37,9 +42,23 @@ def test_destructive_requests_are_caught(request_text):
     "what does the clear() method of ListCache do",
     "read src/app.py",
     "compute 2 ** 64",
+    "where is deleteUser defined?",
+    "make the form field required",
 ])
 def test_ordinary_requests_pass(request_text):
     assert destructive_phrase(request_text) is None
+
+
+@pytest.mark.parametrize(("text", "informative"), [
+    ("where do we delete expired sessions?", True),
+    ("how does the cleanup job decide what to purge", True),
+    ("can you delete the build folder?", False),
+    ("could u drop the staging db?", False),
+    ("please wipe it, ok?", False),
+    ("rm -rf build/", False),
+])
+def test_a_question_that_wants_information_is_told_from_a_polite_command(text, informative):
+    assert asks_for_information(text) is informative
 
 
 def test_every_destructive_row_of_the_heldout_set_is_caught():

@@ -64,6 +64,27 @@ def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
     assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
 
 
+@pytest.mark.parametrize(("decision", "query"), [
+    (SEARCH, "where do we delete expired sessions?"),
+    (SEARCH, "why would ThumbnailQueue drop jobs silently"),
+    (_file_call("read", "scripts/cleanup.sh"), "what does scripts/cleanup.sh remove?"),
+])
+def test_a_read_only_call_on_a_question_about_destructive_code_goes_ahead(decision, query):
+    result = route(decision, query)
+    assert not result.destructive and result.decision.tool_use.tool_name == decision["tool_use"]["tool_name"]
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (SEARCH, "can you delete the migrations folder?"),  # a command put as a question
+    (SEARCH, "please drop the audit tables, ok?"),
+    (_file_call("list", "build/"), "rm -rf build/"),  # read-only, but not a question
+    (SANDBOX, "where do we delete expired sessions?"),  # a question, but not a read-only tool
+])
+def test_a_destructive_command_still_asks_first_whatever_it_is_routed_to(decision, query):
+    result = route(decision, query)
+    assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
+
+
 @pytest.mark.parametrize("query", [
     "what does git reset --hard do?",
     "one more thing - should DELETE return 204 or 200",
