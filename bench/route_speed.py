@@ -121,6 +121,7 @@ class Floor:
     """Plain generation: exactly FLOOR_TOKENS greedy tokens, no grammar, EOS banned."""
 
     def __init__(self, gguf: Path, threads: int, adapter: Path | None = None) -> None:
+        import llama_cpp
         import numpy as np
 
         from service.engines.llama_load import load_llama
