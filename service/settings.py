@@ -98,8 +98,9 @@ class Settings(HardeningSettings, ToolsSettings):
     destructive_guard: bool = Field(
         default=True,
         description="A request that reads as destructive (delete, drop, wipe, rm -rf, force-push, ...) gets "
-        "ask_human whatever tool the model chose, except a patch of quoted text in a named file, and instead of "
-        "a direct answer unless the request is a question.",
+        "ask_human whatever tool the model chose, except a patch of quoted text in a named file or a search or read "
+        "that answers a question (not a polite command), and instead of a direct answer unless the request is a "
+        "question.",
     )
     path_guard: bool = Field(
         default=True,

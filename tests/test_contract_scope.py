@@ -10,6 +10,8 @@ from contract.scope import search_mode, unnamed_scope
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", DATA / "heldout" / "realistic.jsonl",
               DATA / "heldout" / "realistic-b.jsonl"]
+MIN_SCOPED = {"realistic-b.jsonl": 7}
+"""Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
 
 
 def _searches(path: Path) -> list[tuple[str, dict]]:
@@ -22,7 +24,7 @@ def _searches(path: Path) -> list[tuple[str, dict]]:
 def test_no_scope_a_gold_decision_gives_is_judged_unnamed(path):
     """The composer's scopes and the hand-written held-out ones: dropping any of them would be a bug."""
     scoped = [(query, args["file_pattern"]) for query, args in _searches(path) if "file_pattern" in args]
-    assert len(scoped) >= 7
+    assert len(scoped) >= MIN_SCOPED.get(path.name, 9)
     assert [(q, p) for q, p in scoped if unnamed_scope(p, q)] == []
 
 
