@@ -74,6 +74,9 @@ _HELDOUT_ABOUT = {
                        "analysis, so no longer unseen",
     "realistic-b.jsonl": "written by an LLM agent that saw no other data, 2026-12-01; never read row by row: the "
                          "project's honest measure of generalisation",
+    "realistic-c.jsonl": "written by another LLM agent that saw no other data, 2026-12-01 (other voices, and "
+                         "non-destructive requests with destructive words); read in aggregate only, and used for "
+                         "one decision (docs/heldout.md)",
 }
 
 
