@@ -4,7 +4,9 @@ A request is served in one of four modes, chosen in one place (`ChatService.plan
 
 - router: no tools and no response_format, or tools that are all ours (`contract.TOOLS`). The last
   user message is the request, every other message is context, and the prompt and decision grammar
-  are the router's own; a `running` decision becomes a tool call, a `complete` one the content.
+  are the router's own; a `running` decision becomes a tool call, a `complete` one the content. The
+  served guards (destructive, path, scope, confidence: `Router.guard`) apply as on `/route`, where the
+  request's tools and tool_choice allow the ask_human they answer with.
 - functions: any other tools. The tools are described in the system message and the output is
   constrained to `{"name": ..., "arguments": ...}` with arguments valid against that function's schema
   (or `{"content": ...}` for a direct answer when tool_choice is auto).
@@ -12,7 +14,9 @@ A request is served in one of four modes, chosen in one place (`ChatService.plan
 - text: tool_choice none with foreign tools; unconstrained text.
 
 Streaming turns the growing output into OpenAI deltas as it comes (`_DeltaParser`): a direct answer's
-text and a tool call's arguments stream token by token.
+text and a tool call's arguments stream token by token, except in router mode what a guard could still
+replace: a tool call (with its thought) while any guard is on, and a direct answer to a destructive
+command; those are sent whole once guarded, so a stream always spells what the plain response holds.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from contract import TOOLS, build_messages, grammar_json_schema, parse_decision
-from contract.decision import RunningDecision
+from contract.decision import CompleteDecision, RunningDecision
 from service.engines import EngineError, Generation, GenerationRequest
 from service.openai_protocol import (
     ChatCompletion,
@@ -48,6 +52,7 @@ from service.openai_protocol import (
     ToolChoice,
     Usage,
 )
+from service.routing import CONFIDENCE_KEYS
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,15 @@ class Plan:
     generation: GenerationRequest
     model: str
     tool_names: tuple[str, ...] = ()
+    query: str = ""
+    """Router mode: the request (the last user message); the guards read it, as `/route` does."""
+    context: str | None = None
+    may_ask: bool = True
+    """Router mode: the grammar allows ask_human, so the guards that answer with it can run."""
+    hold_answer: bool = False
+    hold_call: bool = False
+    """Router mode: a guard could replace a direct answer / a tool call, so the stream holds it until the
+    decision is complete and guarded (a delta once sent cannot be taken back)."""
 
 
 @dataclass
@@ -126,9 +140,20 @@ class ChatService:
         limit = request.token_limit or self.state.settings.max_tokens
         temperature = 0.0 if request.temperature is None else request.temperature
         generation = GenerationRequest(
-            messages=messages, json_schema=schema, max_tokens=limit, temperature=temperature, adapter=adapter
+            messages=messages, json_schema=schema, max_tokens=limit, temperature=temperature, adapter=adapter,
+            confidence_keys=CONFIDENCE_KEYS if mode == "router" else (),
         )
-        return Plan(mode, generation, request.model, names)
+        if mode != "router":
+            return Plan(mode, generation, request.model, names)
+        router = self.state.require_router()
+        query, context = _router_request(request.messages)
+        named = request.tool_choice.function.name if isinstance(request.tool_choice, NamedToolChoice) else None
+        may_ask = "ask_human" in names and named in (None, "ask_human") and request.tool_choice != "none"
+        return Plan(
+            mode, generation, request.model, names, query, context, may_ask,
+            hold_answer=may_ask and router.may_override(query, answers=True),
+            hold_call=router.may_override(query, answers=False),
+        )
 
     def _mode(self, request: ChatCompletionRequest) -> tuple[Mode, list[dict[str, str]], dict | None, tuple]:
         tools, choice, fmt = request.tools or [], request.tool_choice, request.response_format
@@ -161,7 +186,7 @@ class ChatService:
             return "json", _json_messages(request.messages, schema, fmt.type), closed(schema), ()
         if not tools or all(name in TOOLS for name in names):
             allowed = tuple(name for name in TOOLS if not tools or name in names)
-            return "router", _router_messages(request.messages), decision_schema(allowed, choice), allowed
+            return "router", build_messages(*_router_request(request.messages)), decision_schema(allowed, choice), allowed
         if choice == "none":
             return "text", _plain_messages(request.messages), None, tuple(names)
         for index, tool in enumerate(tools):
@@ -191,7 +216,7 @@ class ChatService:
         plan = self.plan(request)
         try:
             generation = await self.state.engine.generate(plan.generation)
-            reply = finish(plan, generation)
+            reply = self._finish(plan, generation)
         except EngineError:
             self.state.metrics.engine_errors.inc()
             raise
@@ -237,7 +262,7 @@ class ChatService:
                     item = await anext(pieces, None)
                 if generation is None:
                     raise EngineError("the engine's stream ended without its final result")
-                reply = finish(plan, generation)
+                reply = self._finish(plan, generation)
                 for delta in parser.close(reply):
                     yield chunk.delta(delta)
                 yield chunk.delta({}, finish_reason=reply.finish_reason)
@@ -251,6 +276,19 @@ class ChatService:
                 kind, code = getattr(error, "type", "engine_error"), getattr(error, "code", None)
                 yield _sse({"error": {"message": str(error), "type": kind, "param": None, "code": code}})
             yield "data: [DONE]\n\n"
+
+    def _finish(self, plan: Plan, generation: Generation) -> Reply:
+        """The reply, after the served guards in router mode: the chat API routes as `/route` does."""
+        reply = finish(plan, generation)
+        if plan.mode != "router" or reply.finish_reason == "length":
+            return reply
+        guarded = self.state.require_router().guard(
+            plan.query, plan.context, parse_decision(generation.text), generation.confidence, may_ask=plan.may_ask
+        )
+        guarded.count(self.state.metrics)
+        if not (guarded.low_confidence or guarded.destructive or guarded.unnamed_path or guarded.unnamed_scope):
+            return reply
+        return _decision_reply(guarded.decision, None)
 
     def _record(self, plan: Plan, generation: Generation, reply: Reply, *, stream: bool) -> None:
         metrics = self.state.metrics
@@ -434,7 +472,7 @@ def _turn_text(message: Message) -> str:
     return message.text()
 
 
-def _router_messages(messages: list[Message]) -> list[dict[str, str]]:
+def _router_request(messages: list[Message]) -> tuple[str, str | None]:
     """The last user message is the request; every other message, in order, is its context."""
     last = max(i for i, m in enumerate(messages) if m.role == "user")
     context = "\n".join(
@@ -442,7 +480,7 @@ def _router_messages(messages: list[Message]) -> list[dict[str, str]]:
         for i, m in enumerate(messages)
         if i != last
     )
-    return build_messages(messages[last].text(), context or None)
+    return messages[last].text(), context or None
 
 
 def _plain_messages(messages: list[Message], extra_system: str | None = None) -> list[dict[str, str]]:
@@ -503,16 +541,7 @@ def _reply(plan: Plan, text: str, finish_reason: str) -> Reply:
             decision = parse_decision(text)
         except ValidationError as error:
             raise EngineError(f"the model's output is not a valid decision: {error}") from None
-        if not isinstance(decision, RunningDecision):
-            return Reply(decision.final_answer, "stop")
-        call = decision.tool_use
-        match = _ROUTER_CALL.search(text)
-        raw = (
-            text[match.end() : -2]
-            if match
-            else _compact(call.arguments.model_dump(mode="json", exclude_none=True))
-        )
-        return Reply(None, "tool_calls", _tool_call(call.tool_name, raw), reasoning=decision.thought)
+        return _decision_reply(decision, text)
     try:
         data = json.loads(text)
         if set(data) == {"content"}:
@@ -523,6 +552,17 @@ def _reply(plan: Plan, text: str, finish_reason: str) -> Reply:
     match = _FUNCTION_CALL.match(text)
     raw = text[match.end() : -1] if match else _compact(arguments)
     return Reply(None, "tool_calls", _tool_call(name, raw))
+
+
+def _decision_reply(decision: RunningDecision | CompleteDecision, text: str | None) -> Reply:
+    """A router decision as a message; a tool call's arguments are the model's own bytes when its output
+    `text` is given, else the decision's compact JSON (a guard wrote it)."""
+    if not isinstance(decision, RunningDecision):
+        return Reply(decision.final_answer, "stop")
+    call = decision.tool_use
+    match = _ROUTER_CALL.search(text) if text else None
+    raw = text[match.end() : -2] if match else _compact(call.arguments.model_dump(mode="json", exclude_none=True))
+    return Reply(None, "tool_calls", _tool_call(call.tool_name, raw), reasoning=decision.thought)
 
 
 def _compact(value: Any) -> str:
@@ -574,7 +614,11 @@ class _DeltaParser:
             return self._grow("content", text)
         if mode == "router":
             if match := _ANSWER.match(text):
+                if self.plan.hold_answer:
+                    return []
                 return self._grow("content", _partial_string(text[match.end() :])[0])
+            if self.plan.hold_call:
+                return []
             if match := _THOUGHT.match(text):
                 thought, closed = _partial_string(text[match.end() :])
                 deltas = self._grow("reasoning_content", thought)

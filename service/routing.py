@@ -36,6 +36,26 @@ class RouteResult:
     """The model scoped a search to files the user never pointed at; the scope was dropped."""
 
 
+@dataclass
+class Guarded:
+    """A decision after the served guards, and which of them replaced or changed the model's."""
+
+    decision: RunningDecision | CompleteDecision
+    low_confidence: bool
+    destructive: bool
+    unnamed_path: bool
+    unnamed_scope: bool
+
+    def count(self, metrics: Metrics) -> None:
+        """Add this decision's overrides to the service's counters."""
+        for fired, counter in ((self.low_confidence, metrics.low_confidence_overrides),
+                               (self.destructive, metrics.destructive_overrides),
+                               (self.unnamed_path, metrics.unnamed_path_overrides),
+                               (self.unnamed_scope, metrics.unnamed_scope_overrides)):
+            if fired:
+                counter.inc()
+
+
 class Router:
     """Builds the prompt, constrains the engine with the decision grammar, validates the output."""
 
@@ -66,25 +86,48 @@ class Router:
             if self.metrics:
                 self.metrics.engine_errors.inc()
             raise
-        low = min(generation.confidence.values(), default=1.0) < self.confidence_threshold
+        guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
+        elapsed_ms = (time.perf_counter() - started) * 1e3
+        result = RouteResult(guarded.decision, generation, elapsed_ms, guarded.low_confidence, guarded.destructive,
+                             guarded.unnamed_path, guarded.unnamed_scope)
+        if self.metrics:
+            self._record(result)
+            guarded.count(self.metrics)
+        return result
+
+    def guard(
+        self, query: str, context: str | None, decision: RunningDecision | CompleteDecision,
+        confidence: dict[str, float], *, reasoning: bool = True, may_ask: bool = True,
+    ) -> Guarded:
+        """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
+        mode share them. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
+        keeps the guards that would answer with ask_human off; the scope guard only drops a pattern."""
+        low = may_ask and min(confidence.values(), default=1.0) < self.confidence_threshold
         if low:
-            decision = _ask_to_clarify(query, decision, generation.confidence, reasoning)
-        phrase = destructive_phrase(query) if self.destructive_guard and _acts(query, decision) else None
+            decision = _ask_to_clarify(query, decision, confidence, reasoning)
+        acts = may_ask and self.destructive_guard and _acts(query, decision)
+        phrase = destructive_phrase(query) if acts else None
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
         # The context is text the user (or their agent) gave too: a path written there is a given path.
         given = f"{query}\n{context or ''}"
-        unnamed = self.path_guard and _unnamed_file(given, decision)
+        unnamed = may_ask and self.path_guard and _unnamed_file(given, decision)
         if unnamed:
             decision = _ask_which_file(query, decision, reasoning)
         unscoped = self.scope_guard and invents_scope(decision, given)
         if unscoped:
             decision = _search_everywhere(given, decision, reasoning)
-        elapsed_ms = (time.perf_counter() - started) * 1e3
-        result = RouteResult(decision, generation, elapsed_ms, low, bool(phrase), unnamed, unscoped)
-        if self.metrics:
-            self._record(result)
-        return result
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped)
+
+    def may_override(self, query: str, *, answers: bool) -> bool:
+        """Whether a guard could replace a decision on this request before it is generated: any tool call
+        (`answers=False`), or a direct answer (`answers=True`: only the confidence threshold, or the
+        destructive guard on a destructive command that is not a question)."""
+        if not answers:
+            return self.confidence_threshold > 0 or self.destructive_guard or self.path_guard or self.scope_guard
+        return self.confidence_threshold > 0 or (
+            self.destructive_guard and destructive_phrase(query) is not None and not is_question(query)
+        )
 
     def _validate(self, generation: Generation, reasoning: bool) -> RunningDecision | CompleteDecision:
         if generation.finish_reason == "length":
@@ -110,14 +153,6 @@ class Router:
         if "grammar_compile_ms" in g.timings:
             m.grammar_compile_seconds.observe(g.timings["grammar_compile_ms"] / 1e3)
         m.adapter_requests.labels(adapter=self.engine.adapter_name or "base").inc()
-        if result.low_confidence:
-            m.low_confidence_overrides.inc()
-        if result.destructive:
-            m.destructive_overrides.inc()
-        if result.unnamed_path:
-            m.unnamed_path_overrides.inc()
-        if result.unnamed_scope:
-            m.unnamed_scope_overrides.inc()
 
 
 def _replacement(thought: str, tool_use, reasoning: bool) -> RunningDecision:

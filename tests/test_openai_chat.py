@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import jsonschema
@@ -317,3 +318,108 @@ def test_output_steered_closed_at_the_token_budget_is_reported_as_length():
     generation.truncated = True  # set by engines that close the JSON early as the budget runs out
     reply = finish(_plan("router"), generation)
     assert (reply.content, reply.finish_reason) == ("a long answ", "length")
+
+
+# --- the served guards in router mode (a hand-written engine that decides what the model would) -------
+
+
+class _DecidingEngine(_AdapterEngine):
+    """Decides every request with one given decision, streamed a character at a time."""
+
+    def __init__(self, decision: str) -> None:
+        super().__init__()
+        self.decision = decision
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        self.requests.append(request)
+        return Generation(self.decision, 10, 5, "stop")
+
+    async def stream(self, request: GenerationRequest):
+        generation = await self.generate(request)
+        for char in generation.text:
+            yield char
+        yield generation
+
+
+RM_BUILD = ('{"status":"running","thought":"Removing the folder is one shell command to run.",'
+            '"tool_use":{"tool_name":"sandbox_exec","arguments":{"code":"import shutil; shutil.rmtree(\'build\')"}}}')
+
+
+def _chat(engine: Engine, body: dict, **settings) -> tuple[dict | list[str], object]:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import load_settings
+
+    app = create_app(load_settings(**settings), engine=engine)
+    with TestClient(app) as http:
+        for _ in range(100):
+            if http.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        body = {"model": "base-model", **body}
+        if not body.get("stream"):
+            return http.post("/v1/chat/completions", json=body).json(), http.get("/metrics").text
+        with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            return [line for line in response.iter_lines() if line], http.get("/metrics").text
+
+
+def _streamed_call(lines: list[str]) -> tuple[list[str], str, list[dict]]:
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines if line != "data: [DONE]"]
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks if chunk.get("choices")]
+    calls = [call for delta in deltas for call in delta.get("tool_calls", [])]
+    names = [call["function"]["name"] for call in calls if call["function"].get("name")]
+    return names, "".join(call["function"].get("arguments", "") for call in calls), deltas
+
+
+def test_chat_router_mode_asks_before_a_destructive_tool_call_as_route_does():
+    body = {"messages": [{"role": "user", "content": "delete the build folder"}]}
+    reply, metrics = _chat(_DecidingEngine(RM_BUILD), body)
+    call = reply["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert call["name"] == "ask_human" and "destructive" in call["arguments"].lower()
+    assert "router_destructive_overrides_total 1.0" in metrics
+
+
+def test_chat_stream_holds_a_tool_call_until_it_is_guarded():
+    """Nothing of the model's sandbox call may reach the client: the stream sends the guarded call whole."""
+    body = {"messages": [{"role": "user", "content": "delete the build folder"}], "stream": True}
+    lines, _ = _chat(_DecidingEngine(RM_BUILD), body)
+    names, arguments, deltas = _streamed_call(lines)
+    assert names == ["ask_human"] and "question" in json.loads(arguments)  # the model's call is only its context
+    assert not any("Removing the folder" in d.get("reasoning_content", "") for d in deltas)
+    plain, _ = _chat(_DecidingEngine(RM_BUILD), {**body, "stream": False})
+    assert arguments == plain["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+
+
+def test_chat_guards_leave_a_decision_alone_where_the_request_forbids_ask_human():
+    """tool_choice names sandbox_exec: the client constrained the call, and the router does not swap in a tool
+    the client ruled out (running the call is the client's explicit choice, as with /v1/tools/execute)."""
+    body = {"messages": [{"role": "user", "content": "delete the build folder"}],
+            "tools": [{"type": "function", "function": {"name": "sandbox_exec"}}],
+            "tool_choice": {"type": "function", "function": {"name": "sandbox_exec"}}}
+    reply, _ = _chat(_DecidingEngine(RM_BUILD), body)
+    assert reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "sandbox_exec"
+
+
+def test_chat_router_mode_drops_an_invented_scope_and_asks_for_an_unnamed_file():
+    search = ('{"status":"running","thought":"Look for the class in the PHP sources.","tool_use":{"tool_name":'
+              '"codebase_search","arguments":{"query":"class User","mode":"hybrid","file_pattern":"**/*.php"}}}')
+    body = {"messages": [{"role": "user", "content": "where is the User class defined?"}], "stream": True}
+    names, arguments, _ = _streamed_call(_chat(_DecidingEngine(search), body)[0])
+    assert names == ["codebase_search"] and "file_pattern" not in arguments and '"mode":"exact"' in arguments
+    read = ('{"status":"running","thought":"The settings live in the config module.","tool_use":{"tool_name":'
+            '"file_manager","arguments":{"operation":"read","path":"config/settings.py"}}}')
+    body = {"messages": [{"role": "user", "content": "show me the settings"}]}
+    reply, metrics = _chat(_DecidingEngine(read), body)
+    assert reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "ask_human"
+    assert "router_unnamed_path_overrides_total 1.0" in metrics
+
+
+def test_chat_streams_a_plain_answer_live_and_holds_one_to_a_destructive_command():
+    answer = '{"status":"complete","final_answer":"A mutex lets one thread at a time into a section."}'
+    body = {"messages": [{"role": "user", "content": "what is a mutex?"}], "stream": True}
+    _, _, deltas = _streamed_call(_chat(_DecidingEngine(answer), body)[0])
+    assert sum(bool(d.get("content")) for d in deltas) > 3, "a plain answer streams as it comes"
+    body = {"messages": [{"role": "user", "content": "wipe the staging database"}], "stream": True}
+    names, _, deltas = _streamed_call(_chat(_DecidingEngine(answer), body)[0])
+    assert names == ["ask_human"] and not any(d.get("content") for d in deltas)
