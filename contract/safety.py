@@ -7,12 +7,16 @@
   not answer a destructive command with advice instead of asking. A search or read counts as acting
   unless the request asks for information (a question that is not a polite command).
 - Which file paths the user gave: the router never sends `file_manager` to a path the user did not
-  write (the routing guard asks which file instead), and the evaluation counts invented paths.
+  write (the routing guard takes the written path the model's slip most resembles, or asks which file),
+  and the evaluation counts invented paths.
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
+
+from contract.decision import RELATIVE_PATH_PATTERN
 
 DESTRUCTIVE = re.compile(
     r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop|wipe|erase|purge|prune|destroy|truncate|"
@@ -31,6 +35,40 @@ def unnamed_path(operation: str, path: str, text: str) -> bool:
         return False
     variants = {path, path.removeprefix("./"), "./" + path}
     return not any(variant and variant in text for variant in variants)
+
+
+_PATH_RUN = re.compile(r"[A-Za-z0-9_@+.\-/]{2,}")
+_RELATIVE_PATH = re.compile(RELATIVE_PATH_PATTERN)
+SIMILAR_PATH = 0.8
+"""How alike (difflib ratio) a path the model wrote and one the user wrote must be to count as the same path
+copied with a slip."""
+
+
+def written_paths(text: str) -> set[str]:
+    """Every path-shaped run of characters in `text` that is a valid workspace path: without a leading `/` or `./` or a
+    sentence's closing full stop; an absolute path also gives each of its tails
+    (`/app/src/x.py` gives `app/src/x.py`, `src/x.py` and `x.py`)."""
+    paths = set()
+    for run in _PATH_RUN.findall(text):
+        run = run.rstrip(".-").removeprefix("./")
+        absolute = run.startswith("/")
+        run = run.lstrip("/")
+        parts = run.split("/")
+        for start in range(len(parts) if absolute else 1):
+            tail = "/".join(parts[start:])
+            if _RELATIVE_PATH.match(tail):
+                paths.add(tail)
+    return paths
+
+
+def closest_written_path(path: str, text: str) -> str | None:
+    """The path the user wrote that `path` most resembles, if one is alike enough (SIMILAR_PATH) and no other
+    is as alike: the model copied it with a slip (a dropped or doubled character, a wrong case)."""
+    scored = sorted(((SequenceMatcher(None, path, written).ratio(), written) for written in written_paths(text)),
+                    reverse=True)
+    if not scored or scored[0][0] < SIMILAR_PATH or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
 
 
 _QUESTION = re.compile(

@@ -286,7 +286,8 @@ class ChatService:
             plan.query, plan.context, parse_decision(generation.text), generation.confidence, may_ask=plan.may_ask
         )
         guarded.count(self.state.metrics)
-        if not (guarded.low_confidence or guarded.destructive or guarded.unnamed_path or guarded.unnamed_scope):
+        if not (guarded.low_confidence or guarded.destructive or guarded.unnamed_path or guarded.unnamed_scope
+                or guarded.repaired_path):
             return reply
         return _decision_reply(guarded.decision, None)
 

@@ -63,6 +63,11 @@ class Metrics:
             "Decisions replaced by ask_human because file_manager was sent to a path the request never names.",
             registry=r,
         )
+        self.repaired_paths = Counter(
+            "router_repaired_paths_total",
+            "file_manager paths that were a slip on a path the request names; the named path replaced them.",
+            registry=r,
+        )
         self.unnamed_scope_overrides = Counter(
             "router_unnamed_scope_overrides_total",
             "Searches whose file_pattern the request never points at; the pattern was dropped.",

@@ -60,6 +60,11 @@ class RouteMeta(BaseModel):
         description="The model sent file_manager to a path the request never names; the call became "
         "ask_human (ROUTER_PATH_GUARD).",
     )
+    repaired_path: bool = Field(
+        default=False,
+        description="The model's file_manager path was a slip on a path the request names (a dropped or doubled "
+        "character); the named path replaced it (ROUTER_PATH_GUARD).",
+    )
     unnamed_scope: bool = Field(
         default=False,
         description="The model scoped codebase_search to files (file_pattern) the request never points at; the "

@@ -11,7 +11,9 @@ from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_sc
 from contract.decision import (
     CodebaseSearchArgs, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead, RunningDecision,
 )
-from contract.safety import asks_for_information, destructive_phrase, is_question, unnamed_path
+from contract.safety import (
+    asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
+)
 from contract.scope import invents_scope, search_mode
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
@@ -34,6 +36,8 @@ class RouteResult:
     """The model sent file_manager to a path the user never wrote; the call was replaced by ask_human."""
     unnamed_scope: bool = False
     """The model scoped a search to files the user never pointed at; the scope was dropped."""
+    repaired_path: bool = False
+    """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
 
 
 @dataclass
@@ -45,13 +49,16 @@ class Guarded:
     destructive: bool
     unnamed_path: bool
     unnamed_scope: bool
+    repaired_path: bool = False
+    """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
 
     def count(self, metrics: Metrics) -> None:
         """Add this decision's overrides to the service's counters."""
         for fired, counter in ((self.low_confidence, metrics.low_confidence_overrides),
                                (self.destructive, metrics.destructive_overrides),
                                (self.unnamed_path, metrics.unnamed_path_overrides),
-                               (self.unnamed_scope, metrics.unnamed_scope_overrides)):
+                               (self.unnamed_scope, metrics.unnamed_scope_overrides),
+                               (self.repaired_path, metrics.repaired_paths)):
             if fired:
                 counter.inc()
 
@@ -89,7 +96,7 @@ class Router:
         guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
         result = RouteResult(guarded.decision, generation, elapsed_ms, guarded.low_confidence, guarded.destructive,
-                             guarded.unnamed_path, guarded.unnamed_scope)
+                             guarded.unnamed_path, guarded.unnamed_scope, guarded.repaired_path)
         if self.metrics:
             self._record(result)
             guarded.count(self.metrics)
@@ -100,7 +107,7 @@ class Router:
         confidence: dict[str, float], *, reasoning: bool = True, may_ask: bool = True,
     ) -> Guarded:
         """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
-        mode share them. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
+        mode share them. The path guard first tries the written path the model's is a slip of, then asks. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
         keeps the guards that would answer with ask_human off; the scope guard only drops a pattern."""
         low = may_ask and min(confidence.values(), default=1.0) < self.confidence_threshold
         if low:
@@ -111,13 +118,17 @@ class Router:
             decision = _confirm_first(query, phrase, decision, reasoning)
         # The context is text the user (or their agent) gave too: a path written there is a given path.
         given = f"{query}\n{context or ''}"
-        unnamed = may_ask and self.path_guard and _unnamed_file(given, decision)
+        unnamed = self.path_guard and _unnamed_file(given, decision)
+        repaired = unnamed and _with_written_path(given, decision)
+        if repaired:
+            decision, unnamed = repaired, False
+        unnamed = unnamed and may_ask
         if unnamed:
             decision = _ask_which_file(query, decision, reasoning)
         unscoped = self.scope_guard and invents_scope(decision, given)
         if unscoped:
             decision = _search_everywhere(given, decision, reasoning)
-        return Guarded(decision, low, bool(phrase), unnamed, unscoped)
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired))
 
     def may_override(self, query: str, *, answers: bool) -> bool:
         """Whether a guard could replace a decision on this request before it is generated: any tool call
@@ -234,6 +245,17 @@ def _unnamed_file(text: str, decision: RunningDecision | CompleteDecision) -> bo
         return False
     args = decision.tool_use.arguments
     return unnamed_path(args.operation, args.path, text)
+
+
+def _with_written_path(text: str, decision: RunningDecision) -> RunningDecision | None:
+    """The same file_manager call on the path the user wrote that the model's path is a slip of
+    (`src/biling.py` for `src/billing.py`), or None when no written path is that close."""
+    args = decision.tool_use.arguments
+    written = closest_written_path(args.path, text)
+    if written is None:
+        return None
+    call = decision.tool_use.model_copy(update={"arguments": args.model_copy(update={"path": written})})
+    return decision.model_copy(update={"tool_use": call})
 
 
 def _ask_which_file(query: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:

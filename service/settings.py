@@ -104,8 +104,9 @@ class Settings(HardeningSettings, ToolsSettings):
     )
     path_guard: bool = Field(
         default=True,
-        description="A file_manager call on a path that neither the query nor the context contains gets "
-        "ask_human (which file?) instead: the router never acts on a file the user did not name.",
+        description="A file_manager call on a path that neither the query nor the context contains takes the "
+        "written path it is a slip of (difflib ratio >= 0.8, one clear best), or else gets ask_human (which "
+        "file?): the router never acts on a file the user did not name.",
     )
     scope_guard: bool = Field(
         default=True,

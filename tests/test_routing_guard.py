@@ -146,6 +146,32 @@ def test_a_path_the_user_wrote_in_the_query_or_the_context_is_acted_on(decision,
     assert not result.unnamed_path and result.decision.tool_use.tool_name == "file_manager"
 
 
+@pytest.mark.parametrize(("decision", "query", "written"), [
+    (_file_call("read", "src/biling/invoice.py"), "why does src/billing/invoice.py round twice?", "src/billing/invoice.py"),
+    (_file_call("read", "ssrc/app/main.ts"), "open `src/app/main.ts`", "src/app/main.ts"),  # a doubled letter
+    (_file_call("read", "config/Settings.yaml"), "check config/settings.yaml for the port", "config/settings.yaml"),
+    (_file_call("read", "app/src/job/sync.py"),  # a traceback's absolute path: its closest tail
+     'Traceback:\n  File "/srv/app/src/jobs/sync.py", line 40, in run\nwhat is wrong?', "app/src/jobs/sync.py"),
+])
+def test_a_path_copied_with_a_slip_is_replaced_by_the_one_the_user_wrote(decision, query, written):
+    result = route(decision, query, path_guard=True)
+    assert result.repaired_path and not result.unnamed_path
+    assert result.decision.tool_use.tool_name == "file_manager" and result.decision.tool_use.arguments.path == written
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (_file_call("read", "src/api.py"), "compare src/apo.py and src/apu.py"),  # two written paths, equally close
+    (_file_call("read", "config/settings.py"), "check config/logging.yaml"),  # another file altogether
+    (_file_call("read", "../etc/passwd"), "read ../etc/passwd"),  # outside the workspace: never a written path
+])
+def test_a_path_that_is_not_one_clear_slip_still_asks_which_file(decision, query):
+    if decision["tool_use"]["arguments"]["path"].startswith(".."):
+        pytest.raises(Exception, route, decision, query, path_guard=True)  # the contract refuses it first
+        return
+    result = route(decision, query, path_guard=True)
+    assert result.unnamed_path and not result.repaired_path and result.decision.tool_use.tool_name == "ask_human"
+
+
 def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
     assert route(_file_call("read", "src/models/user.py"), "show me the user model").decision.tool_use.tool_name \
         == "file_manager"  # fmt: skip

@@ -41,6 +41,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             low_confidence=result.low_confidence,
             destructive=result.destructive,
             unnamed_path=result.unnamed_path,
+            repaired_path=result.repaired_path,
             unnamed_scope=result.unnamed_scope,
         ),
     )
