@@ -34,6 +34,8 @@ def evaluate(
                                              "paths the request never names (ROUTER_PATH_GUARD).")] = True,
     scope_guard: Annotated[bool, typer.Option(help="In-process: apply /route's guard against search scopes "
                                               "the request never points at (ROUTER_SCOPE_GUARD).")] = True,
+    mode_rule: Annotated[bool, typer.Option(help="In-process: set an unscoped search's mode by the contract's "
+                                            "query-shape rule, as /route does (ROUTER_MODE_RULE).")] = True,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -81,8 +83,9 @@ def evaluate(
             name = "adapter" if chosen else "base model"
             meta["adapter"] = str(chosen) if chosen else None
             meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
+            meta["mode_rule"] = mode_rule
             router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard,
-                            scope_guard=scope_guard)
+                            scope_guard=scope_guard, mode_rule=mode_rule)
             targets[name] = (RouterTarget(router, name), rows)
         if baseline:
             from evaluation.targets import PromptedBaseline

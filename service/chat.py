@@ -287,7 +287,7 @@ class ChatService:
         )
         guarded.count(self.state.metrics)
         if not (guarded.low_confidence or guarded.destructive or guarded.unnamed_path or guarded.unnamed_scope
-                or guarded.repaired_path):
+                or guarded.repaired_path or guarded.mode_from_rule):
             return reply
         return _decision_reply(guarded.decision, None)
 

@@ -68,6 +68,11 @@ class Metrics:
             "file_manager paths that were a slip on a path the request names; the named path replaced them.",
             registry=r,
         )
+        self.rule_modes = Counter(
+            "router_rule_modes_total",
+            "Unscoped searches whose mode the contract's query-shape rule set instead of the model's.",
+            registry=r,
+        )
         self.unnamed_scope_overrides = Counter(
             "router_unnamed_scope_overrides_total",
             "Searches whose file_pattern the request never points at; the pattern was dropped.",

@@ -70,6 +70,11 @@ class RouteMeta(BaseModel):
         description="The model scoped codebase_search to files (file_pattern) the request never points at; the "
         "pattern was dropped and the mode set from the query (ROUTER_SCOPE_GUARD).",
     )
+    mode_from_rule: bool = Field(
+        default=False,
+        description="The model's mode for an unscoped codebase_search differed from the contract's query-shape "
+        "rule; the rule's mode replaced it (ROUTER_MODE_RULE).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.decision import (
-    CodebaseSearchArgs, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead, RunningDecision,
+    CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
+    RunningDecision,
 )
 from contract.safety import (
     asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
@@ -38,6 +39,8 @@ class RouteResult:
     """The model scoped a search to files the user never pointed at; the scope was dropped."""
     repaired_path: bool = False
     """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
+    mode_from_rule: bool = False
+    """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Guarded:
     unnamed_scope: bool
     repaired_path: bool = False
     """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
+    mode_from_rule: bool = False
+    """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
 
     def count(self, metrics: Metrics) -> None:
         """Add this decision's overrides to the service's counters."""
@@ -58,7 +63,8 @@ class Guarded:
                                (self.destructive, metrics.destructive_overrides),
                                (self.unnamed_path, metrics.unnamed_path_overrides),
                                (self.unnamed_scope, metrics.unnamed_scope_overrides),
-                               (self.repaired_path, metrics.repaired_paths)):
+                               (self.repaired_path, metrics.repaired_paths),
+                               (self.mode_from_rule, metrics.rule_modes)):
             if fired:
                 counter.inc()
 
@@ -69,6 +75,7 @@ class Router:
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
         destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
+        mode_rule: bool = False,
     ) -> None:
         self.engine = engine
         self.max_tokens = max_tokens
@@ -77,6 +84,7 @@ class Router:
         self.destructive_guard = destructive_guard
         self.path_guard = path_guard
         self.scope_guard = scope_guard
+        self.mode_rule = mode_rule
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
@@ -96,7 +104,7 @@ class Router:
         guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
         result = RouteResult(guarded.decision, generation, elapsed_ms, guarded.low_confidence, guarded.destructive,
-                             guarded.unnamed_path, guarded.unnamed_scope, guarded.repaired_path)
+                             guarded.unnamed_path, guarded.unnamed_scope, guarded.repaired_path, guarded.mode_from_rule)
         if self.metrics:
             self._record(result)
             guarded.count(self.metrics)
@@ -107,7 +115,8 @@ class Router:
         confidence: dict[str, float], *, reasoning: bool = True, may_ask: bool = True,
     ) -> Guarded:
         """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
-        mode share them. The path guard first tries the written path the model's is a slip of, then asks. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
+        mode share them. The path guard first tries the written path the model's is a slip of, then asks;
+        the mode rule comes last, so it also sees a search whose invented scope was just dropped. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
         keeps the guards that would answer with ask_human off; the scope guard only drops a pattern."""
         low = may_ask and min(confidence.values(), default=1.0) < self.confidence_threshold
         if low:
@@ -128,7 +137,10 @@ class Router:
         unscoped = self.scope_guard and invents_scope(decision, given)
         if unscoped:
             decision = _search_everywhere(given, decision, reasoning)
-        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired))
+        ruled = self.mode_rule and _with_rule_mode(given, decision)
+        if ruled:
+            decision = ruled
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled))
 
     def may_override(self, query: str, *, answers: bool) -> bool:
         """Whether a guard could replace a decision on this request before it is generated: any tool call
@@ -255,6 +267,20 @@ def _with_written_path(text: str, decision: RunningDecision) -> RunningDecision 
     if written is None:
         return None
     call = decision.tool_use.model_copy(update={"arguments": args.model_copy(update={"path": written})})
+    return decision.model_copy(update={"tool_use": call})
+
+
+def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
+    """The same unscoped search in the mode the contract's rule gives its query (`contract.scope.search_mode`),
+    or None when it is not an unscoped search or already has that mode. The model picks the query; on
+    requests it never saw, the rule picks the mode more often right than the model does (docs/heldout.md)."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, CodebaseSearchCall):
+        return None
+    args = decision.tool_use.arguments
+    mode = search_mode(args.query, text)
+    if args.file_pattern is not None or args.mode == mode:
+        return None
+    call = decision.tool_use.model_copy(update={"arguments": args.model_copy(update={"mode": mode})})
     return decision.model_copy(update={"tool_use": call})
 
 

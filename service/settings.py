@@ -113,6 +113,12 @@ class Settings(HardeningSettings, ToolsSettings):
         description="A codebase_search whose file_pattern names nothing in the query or the context (no folder, "
         "extension or word for it) searches everywhere instead, its mode set from the query (contract/scope.py).",
     )
+    mode_rule: bool = Field(
+        default=True,
+        description="An unscoped codebase_search gets the mode the contract's rule gives its query: exact for a "
+        "symbol, declaration or quoted/pasted string, hybrid for a symbol mixed with words, semantic for a "
+        "description (contract/scope.py). The model still picks the query.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -58,6 +58,7 @@ class ServiceState:
             destructive_guard=self.settings.destructive_guard,
             path_guard=self.settings.path_guard,
             scope_guard=self.settings.scope_guard,
+            mode_rule=self.settings.mode_rule,
         )
         self.load_seconds = time.perf_counter() - started
         self.ready = True

@@ -172,6 +172,33 @@ def test_a_path_that_is_not_one_clear_slip_still_asks_which_file(decision, query
     assert result.unnamed_path and not result.repaired_path and result.decision.tool_use.tool_name == "ask_human"
 
 
+@pytest.mark.parametrize(("model_mode", "query", "request_text", "rule_mode"), [
+    ("semantic", "parse_invoice_line", "who calls parse_invoice_line?", "exact"),  # one symbol
+    ("exact", "webhook retry backoff", "where do we back off when webhooks fail?", "semantic"),  # a description
+    ("exact", "OrderService partial refunds", "how does OrderService handle partial refunds", "hybrid"),  # mixed
+])
+def test_the_mode_rule_sets_an_unscoped_searchs_mode_from_its_query(model_mode, query, request_text, rule_mode):
+    decision = {"status": "running", "thought": THOUGHT, "tool_use": {
+        "tool_name": "codebase_search", "arguments": {"query": query, "mode": model_mode}}}
+    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, mode_rule=True)
+    result = asyncio.run(router.route(request_text))
+    assert result.mode_from_rule and result.decision.tool_use.arguments.mode == rule_mode
+    assert result.decision.tool_use.arguments.query == query and result.decision.thought == THOUGHT
+    off = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64)
+    assert asyncio.run(off.route(request_text)).decision.tool_use.arguments.mode == model_mode
+
+
+def test_the_mode_rule_leaves_scoped_searches_and_agreeing_modes_alone():
+    scoped = {"status": "running", "thought": THOUGHT, "tool_use": {"tool_name": "codebase_search", "arguments": {
+        "query": "DROP COLUMN", "mode": "hybrid", "file_pattern": "migrations/**"}}}
+    router = Router(FakeEngine(delay=0, text=json.dumps(scoped)), max_tokens=64, mode_rule=True, scope_guard=True)
+    result = asyncio.run(router.route("which migrations/ DROP COLUMN?"))
+    assert not result.mode_from_rule and result.decision.tool_use.arguments.mode == "hybrid"
+    agreeing = {**scoped, "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "User", "mode": "exact"}}}
+    router = Router(FakeEngine(delay=0, text=json.dumps(agreeing)), max_tokens=64, mode_rule=True)
+    assert not asyncio.run(router.route("where is User?")).mode_from_rule
+
+
 def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
     assert route(_file_call("read", "src/models/user.py"), "show me the user model").decision.tool_use.tool_name \
         == "file_manager"  # fmt: skip
@@ -181,7 +208,7 @@ def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
 def test_the_served_router_guards_paths_by_default():
     from service.settings import Settings
 
-    assert Settings().path_guard and Settings().destructive_guard and Settings().scope_guard
+    assert Settings().path_guard and Settings().destructive_guard and Settings().scope_guard and Settings().mode_rule
 
 
 def _search(query: str, mode: str, file_pattern: str | None = None) -> dict:

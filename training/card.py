@@ -65,8 +65,9 @@ def _weak_spots(report: dict) -> str:
 
 def _guards(meta: dict) -> str:
     """Which of the served guards the evaluation applied, as the report's meta recorded them."""
-    names = ("destructive_guard", "path_guard", "scope_guard")
-    return ", ".join(f"{name.removesuffix('_guard')} {'on' if meta.get(name) else 'off'}" for name in names)
+    names = ("destructive_guard", "path_guard", "scope_guard", "mode_rule")
+    return ", ".join(f"{name.removesuffix('_guard').replace('_', ' ')} {'on' if meta.get(name) else 'off'}"
+                     for name in names)
 
 
 _HELDOUT_ABOUT = {
@@ -75,8 +76,8 @@ _HELDOUT_ABOUT = {
     "realistic-b.jsonl": "written by an LLM agent that saw no other data, 2026-12-01; never read row by row: the "
                          "project's honest measure of generalisation",
     "realistic-c.jsonl": "written by another LLM agent that saw no other data, 2026-12-01 (other voices, and "
-                         "non-destructive requests with destructive words); read in aggregate only, and used for "
-                         "one decision (docs/heldout.md)",
+                         "non-destructive requests with destructive words); read in aggregate only: the "
+                         "development set two serving rules were decided on (docs/heldout.md)",
 }
 
 

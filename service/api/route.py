@@ -43,6 +43,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             unnamed_path=result.unnamed_path,
             repaired_path=result.repaired_path,
             unnamed_scope=result.unnamed_scope,
+            mode_from_rule=result.mode_from_rule,
         ),
     )
     if body.execute:
