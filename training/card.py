@@ -146,7 +146,7 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c]
 ```
 
 ## Evaluation
