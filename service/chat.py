@@ -5,7 +5,7 @@ A request is served in one of four modes, chosen in one place (`ChatService.plan
 - router: no tools and no response_format, or tools that are all ours (`contract.TOOLS`). The last
   user message is the request, every other message is context, and the prompt and decision grammar
   are the router's own; a `running` decision becomes a tool call, a `complete` one the content. The
-  served guards (destructive, path, scope, confidence: `Router.guard`) apply as on `/route`, where the
+  served guards (destructive, path, scope, mode rule, confidence: `Router.guard`) apply as on `/route`, where the
   request's tools and tool_choice allow the ask_human they answer with.
 - functions: any other tools. The tools are described in the system message and the output is
   constrained to `{"name": ..., "arguments": ...}` with arguments valid against that function's schema
@@ -186,7 +186,8 @@ class ChatService:
             return "json", _json_messages(request.messages, schema, fmt.type), closed(schema), ()
         if not tools or all(name in TOOLS for name in names):
             allowed = tuple(name for name in TOOLS if not tools or name in names)
-            return "router", build_messages(*_router_request(request.messages)), decision_schema(allowed, choice), allowed
+            messages = build_messages(*_router_request(request.messages))
+            return "router", messages, decision_schema(allowed, choice), allowed
         if choice == "none":
             return "text", _plain_messages(request.messages), None, tuple(names)
         for index, tool in enumerate(tools):
@@ -282,14 +283,12 @@ class ChatService:
         reply = finish(plan, generation)
         if plan.mode != "router" or reply.finish_reason == "length":
             return reply
+        decision = parse_decision(generation.text)
         guarded = self.state.require_router().guard(
-            plan.query, plan.context, parse_decision(generation.text), generation.confidence, may_ask=plan.may_ask
+            plan.query, plan.context, decision, generation.confidence, may_ask=plan.may_ask
         )
         guarded.count(self.state.metrics)
-        if not (guarded.low_confidence or guarded.destructive or guarded.unnamed_path or guarded.unnamed_scope
-                or guarded.repaired_path or guarded.mode_from_rule):
-            return reply
-        return _decision_reply(guarded.decision, None)
+        return reply if guarded.decision is decision else _decision_reply(guarded.decision, None)
 
     def _record(self, plan: Plan, generation: Generation, reply: Reply, *, stream: bool) -> None:
         metrics = self.state.metrics

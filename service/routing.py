@@ -116,8 +116,10 @@ class Router:
     ) -> Guarded:
         """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
         mode share them. The path guard first tries the written path the model's is a slip of, then asks;
-        the mode rule comes last, so it also sees a search whose invented scope was just dropped. `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human)
-        keeps the guards that would answer with ask_human off; the scope guard only drops a pattern."""
+        the mode rule comes last, so it also sees a search whose invented scope was just dropped.
+        `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human) keeps the guards that
+        would answer with ask_human off; the scope guard and the mode rule only change a search's arguments.
+        A guard that fires returns a new decision object: `decision` itself comes back when none did."""
         low = may_ask and min(confidence.values(), default=1.0) < self.confidence_threshold
         if low:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
@@ -262,12 +264,8 @@ def _unnamed_file(text: str, decision: RunningDecision | CompleteDecision) -> bo
 def _with_written_path(text: str, decision: RunningDecision) -> RunningDecision | None:
     """The same file_manager call on the path the user wrote that the model's path is a slip of
     (`src/biling.py` for `src/billing.py`), or None when no written path is that close."""
-    args = decision.tool_use.arguments
-    written = closest_written_path(args.path, text)
-    if written is None:
-        return None
-    call = decision.tool_use.model_copy(update={"arguments": args.model_copy(update={"path": written})})
-    return decision.model_copy(update={"tool_use": call})
+    written = closest_written_path(decision.tool_use.arguments.path, text)
+    return None if written is None else _with_arguments(decision, path=written)
 
 
 def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
@@ -280,8 +278,14 @@ def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> 
     mode = search_mode(args.query, text)
     if args.file_pattern is not None or args.mode == mode:
         return None
-    call = decision.tool_use.model_copy(update={"arguments": args.model_copy(update={"mode": mode})})
-    return decision.model_copy(update={"tool_use": call})
+    return _with_arguments(decision, mode=mode)
+
+
+def _with_arguments(decision: RunningDecision, **changes) -> RunningDecision:
+    """The same decision, thought included, with some of its tool call's arguments changed."""
+    call = decision.tool_use
+    return decision.model_copy(update={"tool_use": call.model_copy(update={"arguments": call.arguments.model_copy(
+        update=changes)})})
 
 
 def _ask_which_file(query: str, proposed: RunningDecision, reasoning: bool) -> RunningDecision:

@@ -263,3 +263,4 @@ def test_a_guard_with_reasoning_off_asks_without_a_thought(decision, query, kwar
     thoughtless = {key: value for key, value in decision.items() if key != "thought"}
     result = route(thoughtless, query, reasoning=False, **kwargs)
     assert result.decision.tool_use.tool_name == "ask_human" and result.decision.thought is None
+
