@@ -149,7 +149,8 @@ class Router:
         (`answers=False`), or a direct answer (`answers=True`: only the confidence threshold, or the
         destructive guard on a destructive command that is not a question)."""
         if not answers:
-            return self.confidence_threshold > 0 or self.destructive_guard or self.path_guard or self.scope_guard
+            return (self.confidence_threshold > 0 or self.destructive_guard or self.path_guard or self.scope_guard
+                    or self.mode_rule)
         return self.confidence_threshold > 0 or (
             self.destructive_guard and destructive_phrase(query) is not None and not is_question(query)
         )

@@ -264,3 +264,9 @@ def test_a_guard_with_reasoning_off_asks_without_a_thought(decision, query, kwar
     result = route(thoughtless, query, reasoning=False, **kwargs)
     assert result.decision.tool_use.tool_name == "ask_human" and result.decision.thought is None
 
+
+def test_a_stream_holds_tool_calls_while_any_rule_could_change_them():
+    """The chat API streams a tool call live only when no guard could change it; the mode rule can."""
+    engine = FakeEngine(delay=0, text=json.dumps(SEARCH))
+    assert Router(engine, max_tokens=64, mode_rule=True).may_override("where is User?", answers=False)
+    assert not Router(engine, max_tokens=64).may_override("where is User?", answers=False)
