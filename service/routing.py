@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
-    RunningDecision,
+    FileWrite, RunningDecision,
 )
 from contract.safety import (
-    asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
+    DESTRUCTIVE, asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
 )
 from contract.scope import invents_scope, search_mode
 from service.engines import Engine, EngineError, Generation, GenerationRequest
@@ -214,9 +214,12 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     """Whether this decision sets off on the request with a tool other than ask_human, or answers a
     request that is not a question (a destructive command answered with advice was never confirmed).
 
-    Two calls are exempt. A patch of text the user quoted in a file the user named ("delete the line
+    Three calls are exempt. A patch of text the user quoted in a file the user named ("delete the line
     `debug=True` in app.py") is an edit they spelled out, not a destructive act to confirm; a "patch"
-    whose target is the file's own name, or a path or text the user never wrote, is not that edit. And a
+    whose target is the file's own name, or a path or text the user never wrote, is not that edit. So is
+    a write to a file the user named of content the user wrote out line by line ("overwrite .env.example
+    with:" and the lines); an empty write, content the user did not write as lines, or a request that also
+    asks to wipe or drop something is not. And a
     search, read or listing that answers a question about code that destroys ("where do we delete expired
     sessions?") destroys nothing; a command put politely ("can you delete build/?") is still a command.
     """
@@ -229,7 +232,18 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
         return False
     quoted_edit = (isinstance(args, FilePatch) and args.path in query and args.target_string.strip() != ""
                    and args.target_string in query and args.target_string not in args.path)
-    return not quoted_edit
+    written_out = isinstance(args, FileWrite) and _writes_what_the_user_wrote(args, query)
+    return not (quoted_edit or written_out)
+
+
+def _writes_what_the_user_wrote(args: FileWrite, query: str) -> bool:
+    """A write to a path the user named of content the user wrote out as whole lines of the request, where
+    overwriting is the only destructive thing the rest of the request asks for."""
+    lines = {line.strip() for line in args.content.splitlines() if line.strip()}
+    request = [line.strip() for line in query.splitlines()]
+    rest = "\n".join(line for line in request if line not in lines)
+    others = {match.group(0).lower() for match in DESTRUCTIVE.finditer(rest)} - {"overwrite"}
+    return args.path in query and bool(lines) and lines <= set(request) and not others
 
 
 def _reads_only(args) -> bool:

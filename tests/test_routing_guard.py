@@ -64,6 +64,29 @@ def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
     assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
 
 
+def _write(path: str, content: str) -> dict:
+    return {**PATCH, "tool_use": {"tool_name": "file_manager", "arguments": {
+        "operation": "write", "path": path, "content": content}}}
+
+
+def test_a_write_of_content_the_user_wrote_out_to_a_named_file_goes_ahead():
+    result = route(_write(".env.example", "LOG_LEVEL=info\nCACHE_TTL=60\n"),
+                   "Overwrite .env.example with:\nLOG_LEVEL=info\nCACHE_TTL=60")
+    assert not result.destructive and result.decision.tool_use.arguments.operation == "write"
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (_write("config/prod.yaml", ""), "overwrite config/prod.yaml with nothing"),  # empties the file
+    (_write("config/prod.yaml", "replicas: 1\n"), "overwrite config/prod.yaml, it's all wrong"),  # content never given
+    (_write("db/prod.sqlite", "x\n"), "overwrite db/prod.sqlite with x and drop the old tables"),  # too short to be the user's
+    (_write("notes.md", "notes.md\n"), "overwrite notes.md"),  # the file's own name as content
+    (_write("prod.db", "hello\n"), "wipe prod.db and put this in it:\nhello"),  # and something else destroyed
+])
+def test_a_write_the_user_did_not_spell_out_asks_first(decision, query):
+    result = route(decision, query)
+    assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
+
+
 @pytest.mark.parametrize(("decision", "query"), [
     (SEARCH, "where do we delete expired sessions?"),
     (SEARCH, "why would ThumbnailQueue drop jobs silently"),
