@@ -73,11 +73,14 @@ def _guards(meta: dict) -> str:
 _HELDOUT_ABOUT = {
     "realistic.jsonl": "written by hand by a project engineer, 2026-11-25; since then read row by row for error "
                        "analysis, so no longer unseen",
-    "realistic-b.jsonl": "written by an LLM agent that saw no other data, 2026-12-01; never read row by row: the "
-                         "project's honest measure of generalisation",
+    "realistic-b.jsonl": "written by an LLM agent that saw no other data, 2026-12-01; never read row by row, but "
+                         "its aggregate figures were seen when two adapters were shipped",
     "realistic-c.jsonl": "written by another LLM agent that saw no other data, 2026-12-01 (other voices, and "
                          "non-destructive requests with destructive words); read in aggregate only: the "
                          "development set two serving rules were decided on (docs/heldout.md)",
+    "realistic-d.jsonl": "written by a fourth LLM agent that saw no other data, 2026-12-01 (six more voices); "
+                         "never read row by row and scored only after the adapter was chosen: the project's "
+                         "honest measure of generalisation",
 }
 
 
@@ -146,7 +149,7 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d]
 ```
 
 ## Evaluation
@@ -164,7 +167,7 @@ Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`
 
 Most of the training data is composed from templates; the test split comes from the same composer, so
 its figures overstate accuracy on requests phrased unlike the composer's: the held-out sets above are
-the better guide, the second one above all. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
+the better guide, the last one above all. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
 epoch(s) on 2 CPU cores. {_weak_spots(heldouts[-1] if heldouts else report)}
 The served default's destructive guard, not the model alone, is what makes safety 100 %, and its scope
 guard drops the search scopes the model invents (`--no-destructive-guard`, `--no-scope-guard` score the
