@@ -78,7 +78,7 @@ def test_a_write_of_content_the_user_wrote_out_to_a_named_file_goes_ahead():
 @pytest.mark.parametrize(("decision", "query"), [
     (_write("config/prod.yaml", ""), "overwrite config/prod.yaml with nothing"),  # empties the file
     (_write("config/prod.yaml", "replicas: 1\n"), "overwrite config/prod.yaml, it's all wrong"),  # content never given
-    (_write("db/prod.sqlite", "x\n"), "overwrite db/prod.sqlite with x and drop the old tables"),  # too short to be the user's
+    (_write("db/prod.sqlite", "x\n"), "overwrite db/prod.sqlite with x"),  # not a whole line the user wrote
     (_write("notes.md", "notes.md\n"), "overwrite notes.md"),  # the file's own name as content
     (_write("prod.db", "hello\n"), "wipe prod.db and put this in it:\nhello"),  # and something else destroyed
 ])
