@@ -25,33 +25,18 @@ CONFIDENCE_KEYS = ("status", "tool_name", "mode", "operation")
 
 
 @dataclass
-class RouteResult:
-    decision: RunningDecision | CompleteDecision
-    generation: Generation
-    latency_ms: float
-    low_confidence: bool = False
-    """The model's own choice fell below the confidence threshold and was replaced by ask_human."""
-    destructive: bool = False
-    """The request reads as destructive and the model's tool call was replaced by ask_human."""
-    unnamed_path: bool = False
-    """The model sent file_manager to a path the user never wrote; the call was replaced by ask_human."""
-    unnamed_scope: bool = False
-    """The model scoped a search to files the user never pointed at; the scope was dropped."""
-    repaired_path: bool = False
-    """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
-    mode_from_rule: bool = False
-    """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
-
-
-@dataclass
 class Guarded:
     """A decision after the served guards, and which of them replaced or changed the model's."""
 
     decision: RunningDecision | CompleteDecision
     low_confidence: bool
+    """The model's own choice fell below the confidence threshold and was replaced by ask_human."""
     destructive: bool
+    """The request reads as destructive and the model's tool call was replaced by ask_human."""
     unnamed_path: bool
+    """The model sent file_manager to a path the user never wrote; the call was replaced by ask_human."""
     unnamed_scope: bool
+    """The model scoped a search to files the user never pointed at; the scope was dropped."""
     repaired_path: bool = False
     """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
     mode_from_rule: bool = False
@@ -67,6 +52,14 @@ class Guarded:
                                (self.mode_from_rule, metrics.rule_modes)):
             if fired:
                 counter.inc()
+
+
+@dataclass(kw_only=True)
+class RouteResult(Guarded):
+    """One routed request: the guarded decision and its flags, the generation behind it, the latency."""
+
+    generation: Generation
+    latency_ms: float
 
 
 class Router:
@@ -103,8 +96,7 @@ class Router:
             raise
         guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
-        result = RouteResult(guarded.decision, generation, elapsed_ms, guarded.low_confidence, guarded.destructive,
-                             guarded.unnamed_path, guarded.unnamed_scope, guarded.repaired_path, guarded.mode_from_rule)
+        result = RouteResult(**vars(guarded), generation=generation, latency_ms=elapsed_ms)
         if self.metrics:
             self._record(result)
             guarded.count(self.metrics)
@@ -290,10 +282,10 @@ def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> 
     if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, CodebaseSearchCall):
         return None
     args = decision.tool_use.arguments
-    mode = search_mode(args.query, text)
-    if args.file_pattern is not None or args.mode == mode:
+    if args.file_pattern is not None:
         return None
-    return _with_arguments(decision, mode=mode)
+    mode = search_mode(args.query, text)
+    return None if args.mode == mode else _with_arguments(decision, mode=mode)
 
 
 def _with_arguments(decision: RunningDecision, **changes) -> RunningDecision:
