@@ -16,7 +16,7 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="The data factory: compose, generate, validate, split, publish, stats.")
 
 DEFAULT_OUT = Path("data/router")
-REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf}{thoughts}{curated} --out {out}"
+REPRODUCE = "uv run router datagen compose --rows {rows} --seed {seed} --test-fraction {tf}{thoughts}{thin}{curated} --out {out}"
 
 
 def _fail(message: str) -> None:
@@ -47,17 +47,24 @@ def compose(
     short_thoughts: Annotated[bool, typer.Option(help="Keep only each thought's reason clause (fewer tokens per decision).")] = False,
     curated: Annotated[Optional[Path], typer.Option(help="A folder of hand-written *.jsonl rows to add to the training "
                                                          "split (validated; a bad row is an error).")] = None,
+    composed_train: Annotated[Optional[int], typer.Option(help="Keep only this many composed rows in the training split "
+                                                               "(each intent in its share); the test split is unchanged.",
+                                                          min=1)] = None,
 ) -> None:
     """Compose the offline dataset: draft, run sandbox programs, validate, dedup, split, write the card."""
     from datagen.compose import compose as run_compose
     from datagen.curated import CuratedRowError, load_curated
     from datagen.jsonl import write_rows
-    from datagen.split import stratified_split
+    from datagen.split import stratified_split, thin_by_intent
     from datagen.stats import dataset_stats, render_card
 
     composed, report = run_compose(rows, seed=seed, progress=progress, short_thoughts=short_thoughts)
     clean = [{"user_query": r["user_query"], "output": r["output"]} for r in composed]
     train, test = stratified_split(clean, test_fraction=test_fraction, seed=seed)
+    if composed_train is not None:
+        if composed_train > len(train):
+            _fail(f"--composed-train {composed_train} is more than the {len(train)} composed training rows")
+        train = thin_by_intent(train, composed_train, seed=seed)
     curated_summary = None
     if curated is not None:
         try:
@@ -79,6 +86,7 @@ def compose(
     dedup = {"exact": report.dedup.exact_duplicates, "near": report.dedup.near_duplicates}
     command = REPRODUCE.format(rows=rows, seed=seed, tf=test_fraction, out=out,
                                thoughts=" --short-thoughts" if short_thoughts else "",
+                               thin=f" --composed-train {composed_train}" if composed_train is not None else "",
                                curated=f" --curated {curated}" if curated is not None else "")
     (out / "README.md").write_text(render_card(stats, train=len(train), test=len(test), command=command,
                                                rejections=rejections, dedup=dedup, curated=curated_summary))

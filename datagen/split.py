@@ -38,6 +38,24 @@ def stratified_split(rows: list[dict[str, Any]], test_fraction: float = 0.1, see
     return train, test
 
 
+def thin_by_intent(rows: list[dict[str, Any]], keep: int, seed: int = 0) -> list[dict[str, Any]]:
+    """About `keep` of `rows` (each intent in its share, rounded), in their original order.
+
+    Used to trade composed rows for curated ones in a fixed training budget without touching the test split.
+    """
+    if not 0 < keep <= len(rows):
+        raise ValueError(f"keep must be between 1 and {len(rows)}, got {keep}")
+    by_intent: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_intent[intent_of(row["output"])].append(i)
+    rng = random.Random(seed)
+    kept: list[int] = []
+    for intent in sorted(by_intent):
+        group = by_intent[intent]
+        kept += rng.sample(group, round(len(group) * keep / len(rows)))
+    return [rows[i] for i in sorted(kept)]
+
+
 def chat_row(row: dict[str, Any], chat_template: str | None = None, *, bos_token: str = "",
              eos_token: str = "") -> dict[str, Any]:
     """One SFT row: the exact serving messages plus the target, and the rendered prompt when a template is given.

@@ -17,7 +17,7 @@ from datagen.dedup import dedup, normalise
 from datagen.jsonl import Appender, read_rows, write_rows
 from datagen.publish import PublishError, publish
 from datagen.sandbox_run import run_program
-from datagen.split import chat_row, stratified_split
+from datagen.split import chat_row, stratified_split, thin_by_intent
 from datagen.validate import validate_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +99,19 @@ def test_stratified_split_keeps_the_mix():
     assert not {normalise(r["user_query"]) for r in train} & {normalise(r["user_query"]) for r in test}
     full, part = Counter(intent_of(r["output"]) for r in rows), Counter(intent_of(r["output"]) for r in test)
     assert all(abs(part[k] - 0.2 * full[k]) <= 1 for k in full)
+
+
+def test_thinning_keeps_the_mix_and_the_order():
+    rows = read_rows(DATA / "train.jsonl")[:1000]
+    kept = thin_by_intent(rows, 600, seed=3)
+    assert abs(len(kept) - 600) <= len({intent_of(r["output"]) for r in rows})
+    full, part = Counter(intent_of(r["output"]) for r in rows), Counter(intent_of(r["output"]) for r in kept)
+    assert all(abs(part[k] - 0.6 * full[k]) <= 1 for k in full)
+    position = {r["user_query"]: i for i, r in enumerate(rows)}
+    assert [position[r["user_query"]] for r in kept] == sorted(position[r["user_query"]] for r in kept)
+    assert thin_by_intent(rows, 600, seed=3) == kept and thin_by_intent(rows, 600, seed=4) != kept
+    with pytest.raises(ValueError, match="keep must be between 1 and 1000"):
+        thin_by_intent(rows, 1001)
 
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
