@@ -9,8 +9,9 @@ from contract.scope import search_mode, unnamed_scope
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", DATA / "heldout" / "realistic.jsonl",
-              DATA / "heldout" / "realistic-b.jsonl", DATA / "heldout" / "realistic-c.jsonl", DATA / "heldout" / "realistic-d.jsonl"]
-MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6}
+              DATA / "heldout" / "realistic-b.jsonl", DATA / "heldout" / "realistic-c.jsonl", DATA / "heldout" / "realistic-d.jsonl",
+              DATA / "heldout" / "realistic-e.jsonl"]
+MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6}
 """Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
 
 
