@@ -79,6 +79,8 @@ _HELDOUT_ABOUT = {
                          "non-destructive requests with destructive words); read in aggregate only: the "
                          "development set two serving rules were decided on (docs/heldout.md)",
     "realistic-d.jsonl": "written by a fourth LLM agent that saw no other data, 2026-12-01 (six more voices); "
+                         "never read row by row; its aggregate figures were read after two adapter choices",
+    "realistic-e.jsonl": "written by a fifth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
                          "never read row by row and scored only after the adapter was chosen: the project's "
                          "honest measure of generalisation",
 }
@@ -149,7 +151,7 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d reports/heldout-e]
 ```
 
 ## Evaluation
