@@ -114,6 +114,23 @@ def test_thinning_keeps_the_mix_and_the_order():
         thin_by_intent(rows, 1001)
 
 
+def _compose(out: Path, *extra: str):
+    return CliRunner().invoke(app, ["compose", "--rows", "80", "--seed", "5", "--out", str(out), "--no-progress", *extra])
+
+
+def test_compose_thins_composed_training_rows_and_keeps_the_test_split(tmp_path):
+    full, thin = tmp_path / "full", tmp_path / "thin"
+    assert _compose(full).exit_code == 0
+    result = _compose(thin, "--composed-train", "40")
+    assert result.exit_code == 0, result.output
+    assert (full / "test.jsonl").read_bytes() == (thin / "test.jsonl").read_bytes()
+    kept = {r["user_query"] for r in read_rows(thin / "train.jsonl")}
+    assert abs(len(kept) - 40) <= 5 and kept < {r["user_query"] for r in read_rows(full / "train.jsonl")}
+    assert "--composed-train 40" in (thin / "README.md").read_text()
+    too_many = _compose(tmp_path / "bad", "--composed-train", "1000")
+    assert too_many.exit_code == 2 and "is more than the" in too_many.output
+
+
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
