@@ -37,6 +37,7 @@ def write_predictions(path: Path, examples: list[TrainingExample], outcomes: lis
                 "gold": json.loads(dump_decision(example.output)),
                 "predicted": json.loads(dump_decision(outcome.decision)) if outcome.decision else None,
                 "error": outcome.error, "latency_ms": round(outcome.latency_ms, 1),
+                "confidence": {key: round(p, 4) for key, p in outcome.confidence.items()},
             }, ensure_ascii=False) + "\n")
 
 

@@ -13,7 +13,7 @@ import pytest
 from contract import TrainingExample, validate_decision
 from evaluation.metrics import OVERALL, Outcome, calibration, reliability, score
 from evaluation.report import write_report
-from evaluation.runner import run_target
+from evaluation.runner import run_target, write_predictions
 
 
 def _running(tool: str, **args):
@@ -109,6 +109,10 @@ def test_in_process_eval_writes_the_reliability_table(gguf_path, tmp_path):
     assert "| status | 3 |" in md and "expected calibration error" in md
     saved = json.loads(paths["json"].read_text())["results"]["adapter"]["calibration"]
     assert saved["status"]["n"] == 3 and len(saved["status"]["bins"]) == 5
+    # Each prediction row keeps its confidences, so a threshold can be tried offline on a finished run.
+    write_predictions(tmp_path / "predictions.jsonl", rows, outcomes)
+    written = [json.loads(line)["confidence"] for line in (tmp_path / "predictions.jsonl").open()]
+    assert written == [{k: round(p, 4) for k, p in o.confidence.items()} for o in outcomes]
     # A threshold just above the row's least confident choice turns its decision into ask_human (a
     # trained adapter can be sure to 1.0 - 1e-6: a fixed threshold such as 0.9999 may never fire).
     threshold = min(outcomes[0].confidence.values()) + 1e-9
