@@ -16,19 +16,24 @@ def intent_of(output: dict[str, Any]) -> str:
     return _intent_of(output)
 
 
+def _indices_by_intent(rows: list[dict[str, Any]]) -> list[list[int]]:
+    """The rows' indices grouped by intent, intents in name order (a fixed order for the seeded draws)."""
+    by_intent: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_intent[intent_of(row["output"])].append(i)
+    return [by_intent[intent] for intent in sorted(by_intent)]
+
+
 def stratified_split(rows: list[dict[str, Any]], test_fraction: float = 0.1, seed: int = 0
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split each intent separately, so train and test have the same intent mix (± one row)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    by_intent: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_intent[intent_of(row["output"])].append(row)
     rng = random.Random(seed)
     train: list[dict[str, Any]] = []
     test: list[dict[str, Any]] = []
-    for intent in sorted(by_intent):
-        group = list(by_intent[intent])
+    for indices in _indices_by_intent(rows):
+        group = [rows[i] for i in indices]
         rng.shuffle(group)
         n_test = round(len(group) * test_fraction)
         test += group[:n_test]
@@ -45,13 +50,9 @@ def thin_by_intent(rows: list[dict[str, Any]], keep: int, seed: int = 0) -> list
     """
     if not 0 < keep <= len(rows):
         raise ValueError(f"keep must be between 1 and {len(rows)}, got {keep}")
-    by_intent: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        by_intent[intent_of(row["output"])].append(i)
     rng = random.Random(seed)
     kept: list[int] = []
-    for intent in sorted(by_intent):
-        group = by_intent[intent]
+    for group in _indices_by_intent(rows):
         kept += rng.sample(group, round(len(group) * keep / len(rows)))
     return [rows[i] for i in sorted(kept)]
 
