@@ -119,3 +119,25 @@ def test_in_process_eval_writes_the_reliability_table(gguf_path, tmp_path):
     unsure = RouterTarget(Router(engine, max_tokens=512, confidence_threshold=threshold), "unsure")
     [overridden] = asyncio.run(run_target(unsure, rows[:1]))
     assert overridden.decision.tool_use.tool_name == "ask_human" and overridden.confidence == {}
+
+
+def test_threshold_replay_counts_what_it_fixes_and_breaks(tmp_path):
+    from evaluation.threshold import load_rows, replay, table
+
+    ask = _running("ask_human", question="which service do you mean?")
+    search = _running("codebase_search", query="parse_config", mode="exact")
+    rows = [TrainingExample(user_query="make it faster", output=ask),
+            TrainingExample(user_query="find parse_config", output=search),
+            TrainingExample(user_query="what is a mutex?", output=ANSWER),
+            TrainingExample(user_query="delete prod", output=ask)]
+    outcomes = [Outcome(search, 1.0, confidence={"status": 0.99, "tool_name": 0.62, "mode": 0.9}),  # vague, searched
+                Outcome(search, 1.0, confidence={"status": 0.99, "tool_name": 0.99, "mode": 0.55}),  # right, unsure mode
+                Outcome(ANSWER, 1.0, confidence={"status": 0.97}),
+                Outcome(ask, 1.0)]  # overridden by the destructive guard: no confidence, left alone
+    write_predictions(tmp_path / "p.jsonl", rows, outcomes)
+    loaded = load_rows([tmp_path / "p.jsonl"])
+    assert [r.right for r in (replay(loaded, t) for t in (0.5, 0.6, 0.7, 0.98))] == [3, 2, 3, 2]
+    served = replay(loaded, 0.7)
+    assert (served.fired, served.fixed, served.broken) == (2, 1, 1)
+    assert replay(loaded, 0.7, keys=("status", "tool_name")) == type(served)(0.7, 1, 1, 0, 4)
+    assert "| 0.7 | 2 | 1 | 1 | 3 (+0) |" in table(loaded)
