@@ -47,17 +47,21 @@ def test_a_tool_call_on_a_destructive_request_asks_first(decision):
 def test_patch_of_quoted_text_in_a_named_file_is_an_edit_not_a_destruction():
     result = route(PATCH, "delete the line `debug = True` in app.py")
     assert not result.destructive and result.decision.tool_use.tool_name == "file_manager"
+    swap = route(_patch("app.py", "debug = True", "debug = False"), "remove `debug = True` from app.py, use `debug = False`")
+    assert not swap.destructive and swap.decision.tool_use.arguments.replacement_string == "debug = False"
 
 
-def _patch(path: str, target: str) -> dict:
+def _patch(path: str, target: str, replacement: str = "") -> dict:
     return {**PATCH, "tool_use": {"tool_name": "file_manager", "arguments": {
-        "operation": "patch", "path": path, "target_string": target, "replacement_string": ""}}}
+        "operation": "patch", "path": path, "target_string": target, "replacement_string": replacement}}}
 
 
 @pytest.mark.parametrize(("decision", "query"), [
     (_patch("src/audio/utils.py", "utils.py"), "now delete src/audio/utils.py"),  # the file's name as "text"
     (_patch("githistory", "views_test.go"), "rewrite the git history to remove views_test.go"),  # invented path
     (_patch("app.py", "import os"), "remove the unused imports from app.py"),  # text the user never quoted
+    # the user's quoted text replaced by text the model made up: not the edit the user spelled out
+    (_patch("jobs/purge.py", "DRY_RUN = True", "DRY_RUN = False"), "delete `DRY_RUN = True` from jobs/purge.py"),
 ])
 def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
     result = route(decision, query)
