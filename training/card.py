@@ -81,8 +81,13 @@ _HELDOUT_ABOUT = {
     "realistic-d.jsonl": "written by a fourth LLM agent that saw no other data, 2026-12-01 (six more voices); "
                          "never read row by row; its aggregate figures were read after two adapter choices",
     "realistic-e.jsonl": "written by a fifth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row and scored only after the adapter was chosen: the project's "
-                         "honest measure of generalisation",
+                         "never read row by row; its aggregate figures were read after two adapter choices",
+    "realistic-f.jsonl": "written by a seventh LLM agent that saw no other data, 2026-12-01 (seven more voices); "
+                         "never read row by row; scored after a candidate adapter was trained and judged, for "
+                         "both, and its figures led to the choice being made on a fresh set (G)",
+    "realistic-g.jsonl": "written by a ninth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
+                         "never read row by row; the set the ninth session's choice between this adapter and "
+                         "a retrained one was made on, by a rule fixed before scoring (this one kept)",
 }
 
 
@@ -151,7 +156,7 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d reports/heldout-e]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d reports/heldout-e reports/heldout-f reports/heldout-g]
 ```
 
 ## Evaluation
