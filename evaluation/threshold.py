@@ -3,8 +3,8 @@
     uv run python -m evaluation.threshold reports/eval/predictions-adapter.jsonl [more.jsonl ...] [--keys status,tool_name]
 
 Each prediction row carries the model's confidence at every branching choice it made. The served rule
-(`ROUTER_CONFIDENCE_THRESHOLD`, `Router.guard`) turns a decision whose least confident choice is below the
-threshold into ask_human; this replays that rule on the rows for a range of thresholds and counts what it
+(`ROUTER_CONFIDENCE_THRESHOLD`: `service.routing.below_threshold`, called here too) turns a decision
+whose least confident choice is below the threshold into ask_human; this replays that rule on the rows for a range of thresholds and counts what it
 would fix (gold ask_human) and what it would break (decisions that were right). Rows the router had already
 overridden (destructive guard, an earlier threshold) carry no confidence and are left as they are.
 `--keys` replays a variant that looks only at some keys (the served rule looks at all of them).
@@ -21,6 +21,7 @@ import typer
 
 from contract import validate_decision
 from evaluation.metrics import label
+from service.routing import below_threshold
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 ASK = "ask_human"
@@ -54,8 +55,8 @@ def replay(rows: list[tuple[str, str, dict[str, float]]], threshold: float,
            keys: tuple[str, ...] | None = None) -> Replayed:
     fired = fixed = broken = right = 0
     for gold, predicted, confidence in rows:
-        seen = [p for key, p in confidence.items() if keys is None or key in keys]
-        if seen and min(seen) < threshold and predicted != ASK:
+        seen = {key: p for key, p in confidence.items() if keys is None or key in keys}
+        if below_threshold(seen, threshold) and predicted != ASK:
             fired += 1
             fixed += gold == ASK
             broken += gold == predicted

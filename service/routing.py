@@ -112,7 +112,7 @@ class Router:
         `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human) keeps the guards that
         would answer with ask_human off; the scope guard and the mode rule only change a search's arguments.
         A guard that fires returns a new decision object: `decision` itself comes back when none did."""
-        low = may_ask and min(confidence.values(), default=1.0) < self.confidence_threshold
+        low = may_ask and below_threshold(confidence, self.confidence_threshold)
         if low:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
         acts = may_ask and self.destructive_guard and _acts(query, decision)
@@ -186,6 +186,12 @@ def _ask_human(thought: str, question: str, context: str, reasoning: bool) -> Ru
     """The decision that replaces the model's: a question to the user, with what was proposed as context."""
     call = AskHumanCall(tool_name="ask_human", arguments=AskHumanArgs(question=question[:400], context=context[:600]))
     return _replacement(thought, call, reasoning)
+
+
+def below_threshold(confidence: dict[str, float], threshold: float) -> bool:
+    """The confidence rule (`ROUTER_CONFIDENCE_THRESHOLD`): the decision's least confident choice is below
+    the threshold. A decision with no confidences reported is never below it."""
+    return min(confidence.values(), default=1.0) < threshold
 
 
 def _ask_to_clarify(

@@ -12,8 +12,8 @@ GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", D
               DATA / "heldout" / "realistic-b.jsonl", DATA / "heldout" / "realistic-c.jsonl", DATA / "heldout" / "realistic-d.jsonl",
               DATA / "heldout" / "realistic-e.jsonl", DATA / "heldout" / "realistic-f.jsonl",
               DATA / "heldout" / "realistic-g.jsonl"]
-MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6, "realistic-f.jsonl": 6,
-              "realistic-g.jsonl": 6}
+MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6,
+              "realistic-f.jsonl": 6, "realistic-g.jsonl": 6}
 """Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
 
 
