@@ -1,12 +1,14 @@
-"""What a confidence threshold would have done to a finished `router eval` run, without running the model again.
+"""What a confidence threshold would have done to a finished `router eval` run, without the model.
 
-    uv run python -m evaluation.threshold reports/eval/predictions-adapter.jsonl [more.jsonl ...] [--keys status,tool_name]
+    uv run python -m evaluation.threshold reports/eval/predictions-adapter.jsonl [more.jsonl ...] \
+        [--keys status,tool_name]
 
 Each prediction row carries the model's confidence at every branching choice it made. The served rule
 (`ROUTER_CONFIDENCE_THRESHOLD`: `service.routing.below_threshold`, called here too) turns a decision
-whose least confident choice is below the threshold into ask_human; this replays that rule on the rows for a range of thresholds and counts what it
-would fix (gold ask_human) and what it would break (decisions that were right). Rows the router had already
-overridden (destructive guard, an earlier threshold) carry no confidence and are left as they are.
+whose least confident choice is below the threshold into ask_human; this replays that rule on the rows
+for a range of thresholds and counts what it would fix (gold ask_human) and what it would break
+(decisions that were right). Rows the router had already overridden (destructive guard, an earlier
+threshold) carry no confidence and are left as they are.
 `--keys` replays a variant that looks only at some keys (the served rule looks at all of them).
 """
 
@@ -47,7 +49,8 @@ def load_rows(paths: list[Path]) -> list[tuple[str, str, dict[str, float]]]:
         for line in path.open():
             row = json.loads(line)
             predicted = validate_decision(row["predicted"]) if row["predicted"] else None
-            rows.append((label(validate_decision(row["gold"])), label(predicted), row.get("confidence") or {}))
+            gold = label(validate_decision(row["gold"]))
+            rows.append((gold, label(predicted), row.get("confidence") or {}))
     return rows
 
 
@@ -67,16 +70,18 @@ def replay(rows: list[tuple[str, str, dict[str, float]]], threshold: float,
 
 def table(rows: list[tuple[str, str, dict[str, float]]], keys: tuple[str, ...] | None = None) -> str:
     before = sum(gold == predicted for gold, predicted, _ in rows)
-    lines = [f"{len(rows)} decisions, {before} right without a threshold; keys: {', '.join(keys) if keys else 'all'}",
-             "", "| threshold | turned into ask_human | fixed | broken | right decisions |", "|---:|---:|---:|---:|---:|"]
+    looked_at = ", ".join(keys) if keys else "all"
+    lines = [f"{len(rows)} decisions, {before} right without a threshold; keys: {looked_at}", "",
+             "| threshold | turned into ask_human | fixed | broken | right decisions |", "|---:|---:|---:|---:|---:|"]
     for r in (replay(rows, t, keys) for t in THRESHOLDS):
-        lines.append(f"| {r.threshold} | {r.fired} | {r.fixed} | {r.broken} | {r.right} ({r.right - before:+d}) |")
+        change = f"{r.right} ({r.right - before:+d})"
+        lines.append(f"| {r.threshold} | {r.fired} | {r.fixed} | {r.broken} | {change} |")
     return "\n".join(lines)
 
 
 def main(
-    predictions: Annotated[list[Path], typer.Argument(help="predictions-<target>.jsonl files of `router eval` runs.")],
-    keys: Annotated[Optional[str], typer.Option(help="Comma-separated branching keys to look at [default: all].")] = None,
+    predictions: Annotated[list[Path], typer.Argument(help="predictions-<target>.jsonl files of `router eval`.")],
+    keys: Annotated[Optional[str], typer.Option(help="Comma-separated branching keys [default: all].")] = None,
 ) -> None:
     print(table(load_rows(predictions), tuple(keys.split(",")) if keys else None))
 
