@@ -11,9 +11,11 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", DATA / "heldout" / "realistic.jsonl",
               DATA / "heldout" / "realistic-b.jsonl", DATA / "heldout" / "realistic-c.jsonl", DATA / "heldout" / "realistic-d.jsonl",
               DATA / "heldout" / "realistic-e.jsonl", DATA / "heldout" / "realistic-f.jsonl",
-              DATA / "heldout" / "realistic-g.jsonl"]
+              DATA / "heldout" / "realistic-g.jsonl", DATA / "heldout" / "realistic-h.jsonl",
+              DATA / "heldout" / "realistic-i.jsonl"]
 MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6,
-              "realistic-f.jsonl": 6, "realistic-g.jsonl": 6}
+              "realistic-f.jsonl": 6, "realistic-g.jsonl": 6,
+              "realistic-h.jsonl": 6, "realistic-i.jsonl": 6}
 """Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
 
 
