@@ -37,6 +37,11 @@ class GenerationRequest:
     confidence_keys: tuple[str, ...] = ()
     """JSON keys whose string value is a decision (e.g. "status", "tool_name"): the engine reports the
     probability it gave the value it chose for each, in `Generation.confidence`."""
+    branch_prior: dict[str, dict[str, float]] = field(default_factory=dict)
+    """For a branching key, a log-weight per value (e.g. {"status": {"running": -0.1, "complete": -2.3}}),
+    added to the model's logits of the tokens that start each value before it chooses: a product of the
+    model and an outside prior at that one step (`service.decision_prior`). Only the llamacpp engine
+    applies it; the others ignore it."""
     deadline: float | None = None
     """`time.monotonic()` past which the engine abandons the request with `DeadlineExceeded`."""
 

@@ -387,7 +387,7 @@ class LlamaCppEngine(Engine):
         from llguidance.numpy import allocate_token_bitmask
 
         started = time.perf_counter()
-        branches = _BranchWatch(request.confidence_keys)
+        branches = _BranchWatch(request.confidence_keys, request.branch_prior, self._llm.detokenize)
         # The output's opening forced tokens ({"status":") ride along with the prompt: one pass, not two.
         output = self._forced(matcher, request.max_tokens, branches)
         forced = len(output)
@@ -413,6 +413,7 @@ class LlamaCppEngine(Engine):
                         allowed[closing] = True
                         truncated = True
                 logits[~allowed] = -np.inf
+                branches.steer(logits)
             elif request.ignore_eos:
                 logits[self._eos] = -np.inf
             token = self._choose(logits, request.temperature)
@@ -464,15 +465,19 @@ def _adapter_name(path: Path) -> str:
 
 
 class _BranchWatch:
-    """Notes the probability of each decision the model makes at a branching key, at no extra cost.
+    """Notes the probability of each decision the model makes at a branching key, at no extra cost, and
+    adds the request's prior for that decision to the logits first, if it has one.
 
     A branching point is the first token of the string value of a watched key (`"tool_name":"`): the
     logits of that step are already computed, so its probability is a softmax away.
     """
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    def __init__(self, keys: tuple[str, ...], prior: dict[str, dict[str, float]] | None = None,
+                 detokenize: Callable[[list[int]], bytes] | None = None) -> None:
         self._markers = {f'"{key}":"'.encode(): key for key in keys}
         self._tail = b""
+        self._prior = prior or {}
+        self._detokenize = detokenize
         self.confidence: dict[str, float] = {}
 
     def _pending(self) -> str | None:
@@ -491,6 +496,19 @@ class _BranchWatch:
             if key not in self.confidence and at != -1 and len(self._tail) < at + len(marker) < len(window):
                 self.confidence[key] = 1.0  # marker and the value's start both forced in one batch
         self._tail = window[-64:]
+
+    def steer(self, masked_logits: np.ndarray) -> None:
+        """At a branching point with a prior, add each value's log-weight to the tokens that start it (a
+        token that starts several values gets the log of their summed weights)."""
+        values = self._prior.get(self._pending() or "")
+        if not values or self._detokenize is None:
+            return
+        for token in np.flatnonzero(np.isfinite(masked_logits)):
+            text = self._detokenize([int(token)]).decode("utf-8", errors="ignore")
+            weights = [w for value, w in values.items()
+                       if text and (value.startswith(text) or text.startswith(value))]
+            if weights:
+                masked_logits[token] += np.logaddexp.reduce(weights)
 
     def sampled(self, piece: bytes, masked_logits: np.ndarray, token: int) -> None:
         if self._markers and (key := self._pending()):
