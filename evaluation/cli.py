@@ -36,6 +36,13 @@ def evaluate(
                                               "the request never points at (ROUTER_SCOPE_GUARD).")] = True,
     mode_rule: Annotated[bool, typer.Option(help="In-process: set an unscoped search's mode by the contract's "
                                             "query-shape rule, as /route does (ROUTER_MODE_RULE).")] = True,
+    prior: Annotated[Optional[Path], typer.Option(
+        help="In-process: the decision prior, as /route applies it (ROUTER_DECISION_PRIOR_PATH) "
+        "[default: the shipped one].")] = None,
+    no_prior: Annotated[bool, typer.Option(
+        "--no-prior", help="In-process: score without the decision prior.")] = False,
+    prior_weight: Annotated[float, typer.Option(
+        help="In-process: the prior's weight (ROUTER_DECISION_PRIOR_WEIGHT).")] = 1.0,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -71,7 +78,9 @@ def evaluate(
             raise typer.Exit(2)
         meta["model"] = str(model)
         if not url:
+            from service.decision_prior import DecisionPrior, PriorError
             from service.routing import Router
+            from service.settings import default_prior_path
 
             from evaluation.targets import RouterTarget
 
@@ -84,8 +93,17 @@ def evaluate(
             meta["adapter"] = str(chosen) if chosen else None
             meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
             meta["mode_rule"] = mode_rule
+            prior_path = None if no_prior else (prior or default_prior_path())
+            try:
+                decision_prior = DecisionPrior(prior_path, prior_weight) if prior_path else None
+            except PriorError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(2) from None
+            meta["decision_prior"] = str(prior_path) if prior_path else None
+            meta["decision_prior_weight"] = prior_weight if prior_path else None
             router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard,
-                            scope_guard=scope_guard, mode_rule=mode_rule)
+                            scope_guard=scope_guard, mode_rule=mode_rule,
+                            prior=decision_prior)
             targets[name] = (RouterTarget(router, name), rows)
         if baseline:
             from evaluation.targets import PromptedBaseline

@@ -108,7 +108,7 @@ def run_benchmark(settings: Settings, *, url: str | None = None, repeats: int = 
     """Route every query `repeats` times (in-process, or over HTTP when `url` is given) beside the floor."""
     queries = queries or load_queries()
     engine = create_engine(settings)
-    router = Router(engine, max_tokens=settings.max_tokens)
+    router = Router.from_settings(engine, settings)
     report = BenchReport(_machine(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          url or f"in-process {engine.name}")
 

@@ -29,7 +29,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -213,8 +213,16 @@ class ChatService:
 
     # --- running -------------------------------------------------------------------------------
 
-    async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
+    async def _plan_with_prior(self, request: ChatCompletionRequest) -> Plan:
+        """`plan`, and in router mode the decision prior's weights for the query (as `/route` has them)."""
         plan = self.plan(request)
+        if plan.mode == "router":
+            prior = await self.state.require_router().branch_prior(plan.query)
+            plan.generation = replace(plan.generation, branch_prior=prior)
+        return plan
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
+        plan = await self._plan_with_prior(request)
         try:
             generation = await self.state.engine.generate(plan.generation)
             reply = self._finish(plan, generation)
@@ -233,7 +241,7 @@ class ChatService:
         """Server-sent events. Waits for the first piece of output before returning, so every error
         that comes before it (bad schema, prompt too long, model not ready) is still an HTTP status."""
         started = time.perf_counter()
-        plan = self.plan(request)
+        plan = await self._plan_with_prior(request)
         pieces = aiter(self.state.engine.stream(plan.generation))
         try:
             first = await anext(pieces, None)

@@ -51,9 +51,9 @@ def route(
     async def run() -> str:
         engine = create_engine(settings)
         try:
-            result = await Router(engine, max_tokens=settings.max_tokens).route(
-                query, context=context, reasoning=reasoning
-            )
+            # The router as served: the guards and the decision prior, not the bare model.
+            router = Router.from_settings(engine, settings)
+            result = await router.route(query, context=context, reasoning=reasoning)
         finally:
             await engine.close()
         return dump_decision(result.decision)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
 
 from pydantic import ValidationError
 
@@ -16,8 +19,12 @@ from contract.safety import (
     DESTRUCTIVE, asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
 )
 from contract.scope import invents_scope, search_mode
+from service.decision_prior import DecisionPrior
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 
 # The decision's branching points: the model's probability for each choice becomes meta.confidence.
@@ -68,9 +75,10 @@ class Router:
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
         destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
-        mode_rule: bool = False,
+        mode_rule: bool = False, prior: DecisionPrior | None = None,
     ) -> None:
         self.engine = engine
+        self.prior = prior
         self.max_tokens = max_tokens
         self.metrics = metrics
         self.confidence_threshold = confidence_threshold
@@ -79,6 +87,20 @@ class Router:
         self.scope_guard = scope_guard
         self.mode_rule = mode_rule
 
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings, *, metrics: Metrics | None = None) -> Router:
+        """The router as `router serve` runs it: the guards, the threshold and the decision prior the settings
+        name (reading the prior's file; MiniLM itself loads on first use or `prior.warm_up()`)."""
+        prior = None  # only the llamacpp engine applies one (GenerationRequest.branch_prior)
+        path, weight = settings.decision_prior_path, settings.decision_prior_weight
+        if settings.engine == "llamacpp" and path is not None and weight > 0:
+            prior = DecisionPrior(path, weight)
+        return cls(
+            engine, max_tokens=settings.max_tokens, metrics=metrics,
+            confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard, path_guard=settings.path_guard,
+            scope_guard=settings.scope_guard, mode_rule=settings.mode_rule, prior=prior,
+        )
+
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
         request = GenerationRequest(
@@ -86,6 +108,7 @@ class Router:
             json_schema=grammar_json_schema(reasoning=reasoning),
             max_tokens=self.max_tokens,
             confidence_keys=CONFIDENCE_KEYS,
+            branch_prior=await self.branch_prior(query),
         )
         try:
             generation = await self.engine.generate(request)
@@ -101,6 +124,12 @@ class Router:
             self._record(result)
             guarded.count(self.metrics)
         return result
+
+    async def branch_prior(self, query: str) -> dict[str, dict[str, float]]:
+        """The decision prior's log-weights for this query, embedded off the event loop; {} without one."""
+        if self.prior is None or self.prior.weight == 0:
+            return {}
+        return await anyio.to_thread.run_sync(self.prior.branch_weights, query)
 
     def guard(
         self, query: str, context: str | None, decision: RunningDecision | CompleteDecision,

@@ -38,6 +38,14 @@ def default_adapter_path() -> Path | None:
     return SHIPPED_ADAPTER if SHIPPED_ADAPTER.is_file() else None
 
 
+SHIPPED_PRIOR = SHIPPED_ADAPTER.with_name("prior.npz")
+
+
+def default_prior_path() -> Path | None:
+    """The shipped decision prior (`router train prior`) when this is a checkout that has it."""
+    return SHIPPED_PRIOR if SHIPPED_PRIOR.is_file() else None
+
+
 class Settings(HardeningSettings, ToolsSettings):
     """Engine and server settings; admission, deadlines, auth, limits and faults come from the mixin."""
 
@@ -56,6 +64,18 @@ class Settings(HardeningSettings, ToolsSettings):
         default_factory=default_adapter_path,
         description="LoRA adapter (GGUF) applied over the base model; defaults to the shipped router adapter. "
         "Set it to 'none' to serve the base model alone.",
+    )
+    decision_prior_path: FilePath | None = Field(
+        default_factory=default_prior_path,
+        description="The decision prior (a MiniLM classifier of the request, `router train prior`) whose "
+        "class probabilities are multiplied into the model's at the status and tool_name choices; defaults to the "
+        "shipped one. 'none' turns it off. The llamacpp engine only.",
+    )
+    decision_prior_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=10.0,
+        description="Exponent of the decision prior in that product (1: the two models count alike; 0: off).",
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="Address `router serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `router serve` binds.")
@@ -122,9 +142,9 @@ class Settings(HardeningSettings, ToolsSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("adapter_path", mode="before")
+    @field_validator("adapter_path", "decision_prior_path", mode="before")
     @classmethod
-    def _none_means_base_model(cls, value):
+    def _none_means_off(cls, value):
         return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @model_validator(mode="after")

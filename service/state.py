@@ -46,20 +46,14 @@ class ServiceState:
                 self.engine = await anyio.to_thread.run_sync(self.engine_factory)
             await self.engine.warm_up()
             self.engine = self._supervise(self.engine)
+            router = Router.from_settings(self.engine, self.settings, metrics=self.metrics)
+            if router.prior is not None:
+                await anyio.to_thread.run_sync(router.prior.warm_up)  # MiniLM: about a second, once
         except Exception as error:  # noqa: BLE001 - any load failure must surface in /ready, not kill the loop
-            log.exception("engine failed to load")
+            log.exception("engine or decision prior failed to load")
             self.load_error = f"{type(error).__name__}: {error}"
             return
-        self.router = Router(
-            self.engine,
-            max_tokens=self.settings.max_tokens,
-            metrics=self.metrics,
-            confidence_threshold=self.settings.confidence_threshold,
-            destructive_guard=self.settings.destructive_guard,
-            path_guard=self.settings.path_guard,
-            scope_guard=self.settings.scope_guard,
-            mode_rule=self.settings.mode_rule,
-        )
+        self.router = router
         self.load_seconds = time.perf_counter() - started
         self.ready = True
         self.metrics.ready.set(1)

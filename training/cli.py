@@ -85,6 +85,26 @@ def gpu(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     typer.echo(f"adapter: {out}")
 
 
+@app.command()
+def prior(
+    data: Annotated[Path, typer.Option(help="Training split (JSONL of TrainingExample rows).")] = Path(
+        "data/router/train.jsonl"),
+    out: Annotated[Path, typer.Option(help="Where to write the prior (.npz).")] = Path(
+        "models/router-smollm2/prior.npz"),
+    l2: Annotated[float, typer.Option(help="L2 penalty on the classifier's weights.")] = 1e-3,
+) -> None:
+    """Fit the decision prior (a MiniLM classifier of the request) that the router multiplies into the
+    adapter's status and tool choices; a few minutes on 2 cores. Needs the `search` and `train` extras."""
+    from training.formatting import DataError
+    from training.prior import train_prior
+
+    try:
+        typer.echo(json.dumps(train_prior(data, out, l2=l2)))
+    except DataError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("export")
 def export_cmd(
     adapter: Annotated[Path, typer.Argument(help="A peft adapter directory (adapter_config.json + safetensors).")],
