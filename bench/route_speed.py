@@ -3,19 +3,20 @@
 The floor is plain llama-cpp-python: `Llama.create_completion` over the same base GGUF (no adapter, no
 grammar), temperature 0, EOS banned, so it always makes exactly 48 tokens, from the same rendered route
 prompt as each query. The routes go through the service's own `Router` over the embedded engine,
-in-process (no HTTP), with the shipped adapter, in five variants, each on its own engine (so each keeps
+in-process (no HTTP), with the shipped adapter, in six variants, each on its own engine (so each keeps
 its own KV cache: the previous query's prompt, as a server sees it):
 
   before            fast_forward=False, prefix_cache=False
   +prefix cache     fast_forward=False, prefix_cache=True
   +fast-forward     fast_forward=True,  prefix_cache=False
-  both (default)    fast_forward=True,  prefix_cache=True
+  both              fast_forward=True,  prefix_cache=True, without the decision prior
+  both + prior      the served default: the same, and the decision prior (MiniLM embeds each query first)
   default, no thought  the default with reasoning=false
 
 `--also-adapter PATH` (repeatable) adds the default variant over another adapter, with and without the
 thought: an adapter trained on other data (shorter thoughts) measured in the same run.
 
-Queries are test-split rows whose gold decision is a tool call. Every query runs the floor and all five
+Queries are test-split rows whose gold decision is a tool call. Every query runs the floor and all six
 variants, in an order rotated from query to query, so machine noise hits them alike. A wrapper around
 `llama_decode` counts forward passes.
 
@@ -40,22 +41,24 @@ from pathlib import Path
 
 from contract import build_messages
 from service.benchmark import percentile
+from service.decision_prior import DecisionPrior
 from service.engines import EngineError
 from service.routing import Router
-from service.settings import SHIPPED_ADAPTER, default_model_path
+from service.settings import SHIPPED_ADAPTER, SHIPPED_PRIOR, default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SPLIT = REPO / "data" / "router" / "test.jsonl"
 FLOOR_TOKENS = 48
 FLOOR = "floor: create_completion, 48 tokens"
 FLOOR_ADAPTER = "(reference) the floor with the adapter loaded"
-# name: (fast_forward, prefix_cache, reasoning)
+# name: (fast_forward, prefix_cache, reasoning, decision prior)
 VARIANTS = {
-    "before (no fast-forward, no prefix cache)": (False, False, True),
-    "+prefix cache": (False, True, True),
-    "+fast-forward": (True, False, True),
-    "both (the default)": (True, True, True),
-    "default, reasoning=false": (True, True, False),
+    "before (no fast-forward, no prefix cache)": (False, False, True, False),
+    "+prefix cache": (False, True, True, False),
+    "+fast-forward": (True, False, True, False),
+    "both, without the decision prior": (True, True, True, False),
+    "both + decision prior (the default)": (True, True, True, True),
+    "default, reasoning=false": (True, True, False, True),
 }
 
 
@@ -180,12 +183,15 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int, others: lis
     floors = {FLOOR: Floor(gguf, threads), FLOOR_ADAPTER: Floor(gguf, threads, SHIPPED_ADAPTER)}
     variants = {name: (SHIPPED_ADAPTER, *flags) for name, flags in VARIANTS.items()}
     for other in others:
-        variants[f"default, {_adapter_label(other)}"] = (other, True, True, True)
-        variants[f"default, {_adapter_label(other)}, reasoning=false"] = (other, True, True, False)
+        variants[f"default, {_adapter_label(other)}"] = (other, True, True, True, True)
+        variants[f"default, {_adapter_label(other)}, reasoning=false"] = (other, True, True, False, True)
+    prior = DecisionPrior(SHIPPED_PRIOR, 1.0)
+    prior.warm_up()
     routers = {
         name: (Router(LlamaCppEngine(gguf, adapter_path=adapter, n_threads=threads, fast_forward=ff,
-                                     prefix_cache=pc), max_tokens=512), reasoning)  # fmt: skip
-        for name, (adapter, ff, pc, reasoning) in variants.items()
+                                     prefix_cache=pc), max_tokens=512, prior=prior if with_prior else None),
+               reasoning)  # fmt: skip
+        for name, (adapter, ff, pc, reasoning, with_prior) in variants.items()
     }
     prompt_of = next(iter(routers.values()))[0].engine.tokenize_prompt
     names = [*floors, *routers]
