@@ -17,6 +17,7 @@ from contract.decision import (
 )
 from contract.safety import (
     DESTRUCTIVE, asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
+    written_paths,
 )
 from contract.scope import invents_scope, search_mode
 from service.decision_prior import DecisionPrior
@@ -243,8 +244,8 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
 
     Three calls are exempt. A patch of text the user quoted in a file the user named ("delete the line
     `debug=True` in app.py"), into nothing or into text the user wrote too, is an edit they spelled out,
-    not a destructive act to confirm; a "patch" whose target is the file's own name, or a path, text or
-    replacement the user never wrote, is not that edit. So is
+    not a destructive act to confirm; a "patch" of a folder, whose target is the file's own name, or a
+    path, text or replacement the user never wrote, is not that edit. So is
     a write to a file the user named of content the user wrote out line by line ("overwrite .env.example
     with:" and the lines); an empty write, content the user did not write as lines, or a request that also
     asks to wipe or drop something is not. And a
@@ -258,11 +259,20 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     args = decision.tool_use.arguments
     if _reads_only(args) and asks_for_information(query):
         return False
-    quoted_edit = (isinstance(args, FilePatch) and args.path in query and args.target_string.strip() != ""
-                   and args.target_string in query and args.target_string not in args.path
+    quoted_edit = (isinstance(args, FilePatch) and _names_a_file(args.path, query)
+                   and args.target_string.strip() != "" and args.target_string in query
+                   and args.target_string not in args.path
                    and (args.replacement_string.strip() == "" or args.replacement_string in query))
     written_out = isinstance(args, FileWrite) and _writes_what_the_user_wrote(args, query)
     return not (quoted_edit or written_out)
+
+
+def _names_a_file(path: str, query: str) -> bool:
+    """The user wrote this path, and it names a file (`app.py`, `.env`, `Dockerfile`, `LICENSE`), not a folder:
+    a "patch" of a folder the user asked to clear out ("delete everything under runs/ older than 30 days")
+    is a deletion, not an edit."""
+    name = path.rsplit("/", 1)[-1]
+    return path in written_paths(query) and ("." in name or name.endswith("file") or name.isupper())
 
 
 def _writes_what_the_user_wrote(args: FileWrite, query: str) -> bool:

@@ -49,6 +49,9 @@ def test_patch_of_quoted_text_in_a_named_file_is_an_edit_not_a_destruction():
     assert not result.destructive and result.decision.tool_use.tool_name == "file_manager"
     swap = route(_patch("app.py", "debug = True", "debug = False"), "remove `debug = True` from app.py, use `debug = False`")
     assert not swap.destructive and swap.decision.tool_use.arguments.replacement_string == "debug = False"
+    for path in ("Dockerfile", "LICENSE", "deploy/.env"):  # files without an extension, or only one
+        kept = route(_patch(path, "EXPOSE 8080"), f"remove `EXPOSE 8080` from {path}")
+        assert not kept.destructive, path
 
 
 def _patch(path: str, target: str, replacement: str = "") -> dict:
@@ -62,6 +65,9 @@ def _patch(path: str, target: str, replacement: str = "") -> dict:
     (_patch("app.py", "import os"), "remove the unused imports from app.py"),  # text the user never quoted
     # the user's quoted text replaced by text the model made up: not the edit the user spelled out
     (_patch("jobs/purge.py", "DRY_RUN = True", "DRY_RUN = False"), "delete `DRY_RUN = True` from jobs/purge.py"),
+    # a folder the user asked to clear out, "patched" by removing words of the request: a deletion
+    (_patch("nightly/", "older than 7 days"), "disk is full. delete everything under /data/exports/nightly/ older than 7 days"),
+    (_patch("nightly", "older than 7 days"), "disk is full. delete everything under /data/exports/nightly older than 7 days"),
 ])
 def test_a_patch_that_is_not_the_users_quoted_edit_asks_first(decision, query):
     result = route(decision, query)
