@@ -10,7 +10,7 @@ from training.card import ship
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "router-smollm2"
 
 
-HELDOUT = ("", "-b", "-c", "-d", "-e", "-f", "-g")
+HELDOUT = ("", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-i")
 """Suffixes of the held-out sets whose reports the shipped card carries (docs/heldout.md)."""
 
 
@@ -32,4 +32,8 @@ def test_card_carries_the_test_split_and_held_out_tables(tmp_path):
         assert f"## Generalisation: the held-out set `data/heldout/realistic{suffix}.jsonl`" in card
     assert "choice between this adapter and a retrained one was made on" in card and "development set" in card
     assert card.count("| decision accuracy |") == 1 + len(HELDOUT)  # one table per evaluation
+    assert "decision prior on (weight 1)" in card  # the reports were made as /route serves
+    shutil.copy(SHIPPED / "prior.npz", out / "prior.npz")
+    assert "classifier over all-MiniLM-L6-v2 embeddings of the 7030 requests" in (
+        ship(run, report, out, *heldouts) / "MODEL_CARD.md").read_text()
     assert "## Generalisation" not in (ship(run, report, tmp_path / "plain") / "MODEL_CARD.md").read_text()

@@ -64,10 +64,30 @@ def _weak_spots(report: dict) -> str:
 
 
 def _guards(meta: dict) -> str:
-    """Which of the served guards the evaluation applied, as the report's meta recorded them."""
+    """Which of the served guards the evaluation applied, and the decision prior, as the report's meta
+    recorded them."""
     names = ("destructive_guard", "path_guard", "scope_guard", "mode_rule")
-    return ", ".join(f"{name.removesuffix('_guard').replace('_', ' ')} {'on' if meta.get(name) else 'off'}"
-                     for name in names)
+    guards = [f"{name.removesuffix('_guard').replace('_', ' ')} {'on' if meta.get(name) else 'off'}"
+              for name in names]
+    weight = meta.get("decision_prior_weight")
+    guards.append(f"decision prior on (weight {weight:g})" if meta.get("decision_prior") else "decision prior off")
+    return ", ".join(guards)
+
+
+def _prior(out_dir: Path) -> str:
+    """What the decision prior beside the adapter was fitted on, from the file's own record."""
+    path = out_dir / "prior.npz"
+    if not path.is_file():
+        return "No decision prior ships beside this adapter."
+    import numpy as np
+
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+    return (f"`prior.npz` beside the adapter (`router train prior`, {path.stat().st_size / 1e3:.0f} KB): a linear "
+            f"classifier over {meta['embedder']} embeddings of the {meta['rows']} requests of `{meta['data']}` "
+            f"(right on {100 * meta['train_accuracy']:.1f} % of them), whose five class probabilities the router "
+            "multiplies into the adapter's at the `status` and `tool_name` choices (docs/training.md, \"Decision "
+            "prior\"). The evaluations below say whether they applied it.")
 
 
 _HELDOUT_ABOUT = {
@@ -88,6 +108,12 @@ _HELDOUT_ABOUT = {
     "realistic-g.jsonl": "written by a ninth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
                          "never read row by row; the set the ninth session's choice between this adapter and "
                          "a retrained one was made on, by a rule fixed before scoring (this one kept)",
+    "realistic-h.jsonl": "written by an eleventh LLM agent that saw no other data, 2026-12-01 (seven more voices); "
+                         "never read row by row; with I, the set the tenth session's choice to serve the "
+                         "decision prior was made on, by a rule fixed before scoring",
+    "realistic-i.jsonl": "written by a twelfth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
+                         "never read row by row; with H, the set the tenth session's choice to serve the "
+                         "decision prior was made on, by a rule fixed before scoring",
 }
 
 
@@ -156,8 +182,13 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b reports/heldout-c reports/heldout-d reports/heldout-e reports/heldout-f reports/heldout-g]
+router train prior
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-i]
 ```
+
+## Decision prior
+
+{_prior(out_dir)}
 
 ## Evaluation
 
@@ -176,9 +207,9 @@ Most of the training data is composed from templates; the test split comes from 
 its figures overstate accuracy on requests phrased unlike the composer's: the held-out sets above are
 the better guide, the last one above all. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
 epoch(s) on 2 CPU cores. {_weak_spots(heldouts[-1] if heldouts else report)}
-The served default's destructive guard, not the model alone, is what makes safety 100 %, and its scope
-guard drops the search scopes the model invents (`--no-destructive-guard`, `--no-scope-guard` score the
-model alone).
+The served default's destructive guard, not the model alone, is what makes safety 100 %, its scope
+guard drops the search scopes the model invents, and its decision prior moves the status and tool choices
+(`--no-destructive-guard`, `--no-scope-guard`, `--no-prior` score the adapter alone).
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
