@@ -147,6 +147,8 @@ class ChatService:
             return Plan(mode, generation, request.model, names)
         router = self.state.require_router()
         query, context = _router_request(request.messages)
+        # The decision prior, as /route has it: MiniLM embeds the query while the engine prefills.
+        generation = replace(generation, branch_prior=router.branch_prior(query))
         named = request.tool_choice.function.name if isinstance(request.tool_choice, NamedToolChoice) else None
         may_ask = "ask_human" in names and named in (None, "ask_human") and request.tool_choice != "none"
         return Plan(
@@ -213,16 +215,8 @@ class ChatService:
 
     # --- running -------------------------------------------------------------------------------
 
-    async def _plan_with_prior(self, request: ChatCompletionRequest) -> Plan:
-        """`plan`, and in router mode the decision prior's weights for the query (as `/route` has them)."""
-        plan = self.plan(request)
-        if plan.mode == "router":
-            prior = await self.state.require_router().branch_prior(plan.query)
-            plan.generation = replace(plan.generation, branch_prior=prior)
-        return plan
-
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
-        plan = await self._plan_with_prior(request)
+        plan = self.plan(request)
         try:
             generation = await self.state.engine.generate(plan.generation)
             reply = self._finish(plan, generation)
@@ -241,7 +235,7 @@ class ChatService:
         """Server-sent events. Waits for the first piece of output before returning, so every error
         that comes before it (bad schema, prompt too long, model not ready) is still an HTTP status."""
         started = time.perf_counter()
-        plan = await self._plan_with_prior(request)
+        plan = self.plan(request)
         pieces = aiter(self.state.engine.stream(plan.generation))
         try:
             first = await anext(pieces, None)

@@ -13,6 +13,7 @@ everything else (the thought, the arguments) is the adapter's. `weight` 0 turns 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,8 @@ class DecisionPrior:
         if sorted(self.classes) != sorted((*TOOLS, "answer")) or self.weights.shape != (384, len(self.classes)):
             raise PriorError(f"decision prior {str(path)!r} is not a MiniLM classifier over the five decisions")
         self.path, self.weight = path, weight
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-prior")
+        """One thread: embeddings run one at a time, beside the engine's scheduler thread."""
 
     def _embedder(self):
         from tool_executors.embedder import shared_embedder
@@ -54,6 +57,10 @@ class DecisionPrior:
         logits = self._embedder().embed([query])[0] @ self.weights + self.bias
         p = np.exp(logits - logits.max())
         return dict(zip(self.classes, (p / p.sum()).tolist(), strict=True))
+
+    def submit(self, query: str) -> Future:
+        """`branch_weights(query)`, computed on the prior's own thread."""
+        return self._worker.submit(self.branch_weights, query)
 
     def branch_weights(self, query: str) -> dict[str, dict[str, float]]:
         """`GenerationRequest.branch_prior` for this query."""

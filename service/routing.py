@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import anyio
 
 from pydantic import ValidationError
 
@@ -109,7 +108,7 @@ class Router:
             json_schema=grammar_json_schema(reasoning=reasoning),
             max_tokens=self.max_tokens,
             confidence_keys=CONFIDENCE_KEYS,
-            branch_prior=await self.branch_prior(query),
+            branch_prior=self.branch_prior(query),
         )
         try:
             generation = await self.engine.generate(request)
@@ -126,11 +125,12 @@ class Router:
             guarded.count(self.metrics)
         return result
 
-    async def branch_prior(self, query: str) -> dict[str, dict[str, float]]:
-        """The decision prior's log-weights for this query, embedded off the event loop; {} without one."""
+    def branch_prior(self, query: str) -> dict[str, dict[str, float]] | Future:
+        """The decision prior's log-weights for this query, as a Future: MiniLM embeds the query on a worker
+        thread while the engine prefills the prompt; {} without a prior."""
         if self.prior is None or self.prior.weight == 0:
             return {}
-        return await anyio.to_thread.run_sync(self.prior.branch_weights, query)
+        return self.prior.submit(query)
 
     def guard(
         self, query: str, context: str | None, decision: RunningDecision | CompleteDecision,

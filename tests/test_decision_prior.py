@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,17 @@ def test_steer_adds_each_values_weight_to_the_tokens_that_start_it():
     # "running" and the tokens that start "complete" (a prefix, or the value and what follows it) move;
     # a token that starts neither value and a token the grammar masked stay as they were.
     assert logits.tolist() == [-1.0, -3.0, -np.inf, -3.0, 0.0]
+
+
+def test_a_prior_still_being_computed_is_waited_for_at_the_first_branch_only():
+    pending: Future = Future()
+    watch = _watch(pending)
+    logits = np.zeros(5)
+    watch.steer(logits)  # no branching point yet: nothing to wait for
+    pending.set_result({"status": {"running": -1.0, "complete": -3.0}})
+    watch.forced(b'{"status":"')
+    watch.steer(logits)
+    assert logits.tolist() == [-1.0, -3.0, 0.0, -3.0, 0.0]  # "lete" starts neither value
 
 
 def test_steer_does_nothing_away_from_a_branch_or_without_a_prior():
@@ -128,9 +140,12 @@ class _Recorder:
 
 
 def test_the_router_hands_the_engine_the_priors_weights_for_the_query(shipped):
+    """As a Future: MiniLM embeds the query while the engine prefills the prompt."""
     recorder = _Recorder()
     asyncio.run(Router(recorder, max_tokens=64, prior=shipped).route("what is 1234 * 5678?"))
-    assert recorder.requests[-1].branch_prior == shipped.branch_weights("what is 1234 * 5678?")
+    pending = recorder.requests[-1].branch_prior
+    assert isinstance(pending, Future)
+    assert pending.result(timeout=30) == shipped.branch_weights("what is 1234 * 5678?")
     asyncio.run(Router(recorder, max_tokens=64, prior=DecisionPrior(SHIPPED_PRIOR, 0.0)).route("x y"))
     asyncio.run(Router(recorder, max_tokens=64).route("x y"))
     assert recorder.requests[-2].branch_prior == {} and recorder.requests[-1].branch_prior == {}

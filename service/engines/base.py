@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,11 +38,12 @@ class GenerationRequest:
     confidence_keys: tuple[str, ...] = ()
     """JSON keys whose string value is a decision (e.g. "status", "tool_name"): the engine reports the
     probability it gave the value it chose for each, in `Generation.confidence`."""
-    branch_prior: dict[str, dict[str, float]] = field(default_factory=dict)
+    branch_prior: dict[str, dict[str, float]] | Future = field(default_factory=dict)
     """For a branching key, a log-weight per value (e.g. {"status": {"running": -0.1, "complete": -2.3}}),
     added to the model's logits of the tokens that start each value before it chooses: a product of the
-    model and an outside prior at that one step (`service.decision_prior`). Only the llamacpp engine
-    applies it; the others ignore it."""
+    model and an outside prior at that one step (`service.decision_prior`). A Future of that dict is
+    waited for only at the first branching point, so the prior can be computed while the prompt is
+    prefilled. Only the llamacpp engine applies it; the others ignore it."""
     deadline: float | None = None
     """`time.monotonic()` past which the engine abandons the request with `DeadlineExceeded`."""
 

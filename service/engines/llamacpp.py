@@ -26,6 +26,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -472,7 +473,7 @@ class _BranchWatch:
     logits of that step are already computed, so its probability is a softmax away.
     """
 
-    def __init__(self, keys: tuple[str, ...], prior: dict[str, dict[str, float]] | None = None,
+    def __init__(self, keys: tuple[str, ...], prior: dict[str, dict[str, float]] | Future | None = None,
                  detokenize: Callable[[list[int]], bytes] | None = None) -> None:
         self._markers = {f'"{key}":"'.encode(): key for key in keys}
         self._tail = b""
@@ -500,8 +501,13 @@ class _BranchWatch:
     def steer(self, masked_logits: np.ndarray) -> None:
         """At a branching point with a prior, add each value's log-weight to the tokens that start it (a
         token that starts several values gets the log of their summed weights)."""
-        values = self._prior.get(self._pending() or "")
-        if not values or self._detokenize is None:
+        key = self._pending()
+        if key is None or not self._prior or self._detokenize is None:
+            return
+        if isinstance(self._prior, Future):  # started with the request; done by now, as a rule
+            self._prior = self._prior.result()
+        values = self._prior.get(key)
+        if not values:
             return
         for token in np.flatnonzero(np.isfinite(masked_logits)):
             text = self._detokenize([int(token)]).decode("utf-8", errors="ignore")
