@@ -97,8 +97,9 @@ class Router:
             prior = DecisionPrior(path, weight)
         return cls(
             engine, max_tokens=settings.max_tokens, metrics=metrics,
-            confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard, path_guard=settings.path_guard,
-            scope_guard=settings.scope_guard, mode_rule=settings.mode_rule, prior=prior,
+            confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard,
+            path_guard=settings.path_guard, scope_guard=settings.scope_guard, mode_rule=settings.mode_rule,
+            prior=prior,
         )
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
