@@ -66,6 +66,7 @@ class DecisionPrior:
         """`GenerationRequest.branch_prior` for this query."""
         p = {name: max(value, _FLOOR) for name, value in self.probabilities(query).items()}
         answer = min(p["answer"], 1 - _FLOOR)
+
         def weight(probability: float) -> float:
             return float(self.weight * np.log(probability))
 
