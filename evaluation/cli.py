@@ -93,7 +93,8 @@ def evaluate(
             meta["adapter"] = str(chosen) if chosen else None
             meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
             meta["mode_rule"] = mode_rule
-            prior_path = None if no_prior else (prior or default_prior_path())
+            # As served: the shipped prior goes with the adapter, not with the bare base model.
+            prior_path = None if no_prior else (prior or (default_prior_path() if chosen else None))
             try:
                 decision_prior = DecisionPrior(prior_path, prior_weight) if prior_path else None
             except PriorError as error:

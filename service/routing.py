@@ -93,7 +93,7 @@ class Router:
         name (reading the prior's file; MiniLM itself loads on first use or `prior.warm_up()`)."""
         prior = None  # only the llamacpp engine applies one (GenerationRequest.branch_prior)
         path, weight = settings.decision_prior_path, settings.decision_prior_weight
-        if settings.engine == "llamacpp" and path is not None and weight > 0:
+        if engine.name == "llamacpp" and path is not None and weight > 0:
             prior = DecisionPrior(path, weight)
         return cls(
             engine, max_tokens=settings.max_tokens, metrics=metrics,

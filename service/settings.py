@@ -69,7 +69,8 @@ class Settings(HardeningSettings, ToolsSettings):
         default_factory=default_prior_path,
         description="The decision prior (a MiniLM classifier of the request, `router train prior`) whose "
         "class probabilities are multiplied into the model's at the status and tool_name choices; defaults to the "
-        "shipped one. 'none' turns it off. The llamacpp engine only.",
+        "shipped one (none when ROUTER_ADAPTER_PATH=none serves the base model). 'none' turns it off. The "
+        "llamacpp engine only.",
     )
     decision_prior_weight: float = Field(
         default=1.0,
@@ -152,6 +153,14 @@ class Settings(HardeningSettings, ToolsSettings):
         # One more than the slots, as before (1 slot, 2 admitted): the next request tokenises meanwhile.
         if "max_concurrent_requests" not in self.model_fields_set:
             self.max_concurrent_requests = self.parallel + 1
+        return self
+
+    @model_validator(mode="after")
+    def _no_default_prior_for_the_base_model(self) -> Settings:
+        # The shipped prior was chosen with the shipped adapter; ROUTER_ADAPTER_PATH=none serves the base model
+        # alone unless a prior is asked for by name.
+        if self.adapter_path is None and "decision_prior_path" not in self.model_fields_set:
+            self.decision_prior_path = None
         return self
 
     @model_validator(mode="after")

@@ -153,6 +153,9 @@ def test_the_router_hands_the_engine_the_priors_weights_for_the_query(shipped):
 
 def test_settings_default_to_the_shipped_prior_and_none_turns_it_off(monkeypatch):
     assert load_settings().decision_prior_path == SHIPPED_PRIOR
+    # The base model alone gets no prior unless one is named: the shipped one was chosen with the adapter.
+    assert load_settings(adapter_path="none").decision_prior_path is None
+    assert load_settings(adapter_path="none", decision_prior_path=SHIPPED_PRIOR).decision_prior_path == SHIPPED_PRIOR
     monkeypatch.setenv("ROUTER_DECISION_PRIOR_PATH", "none")
     assert load_settings().decision_prior_path is None
 
@@ -172,10 +175,16 @@ def test_fit_prior_is_deterministic_and_learns_the_training_split(tmp_path):
     assert loaded.meta["rows"] == 300 and loaded.meta["embedder"] == "all-MiniLM-L6-v2"
 
 
+class _LlamaCppRecorder(_Recorder):
+    name = "llamacpp"
+
+
 def test_every_in_process_router_is_built_as_served():
-    """`router serve`, `router route` and `router bench` share Router.from_settings: guards and prior included."""
-    router = Router.from_settings(_Recorder(), load_settings())
+    """`router serve`, `router route` and `router bench` share Router.from_settings: guards and prior included
+    (the prior only over the engine that applies it)."""
+    router = Router.from_settings(_LlamaCppRecorder(), load_settings())
     assert router.destructive_guard and router.path_guard and router.scope_guard and router.mode_rule
     assert router.prior is not None and router.prior.path == SHIPPED_PRIOR and router.prior.weight == 1.0
-    assert Router.from_settings(_Recorder(), load_settings(decision_prior_weight=0)).prior is None
-    assert Router.from_settings(_Recorder(), load_settings(decision_prior_path="none")).prior is None
+    assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_weight=0)).prior is None
+    assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_path="none")).prior is None
+    assert Router.from_settings(_Recorder(), load_settings()).prior is None  # an engine that ignores it
