@@ -62,6 +62,10 @@ class DecisionPrior:
         """`branch_weights(query)`, computed on the prior's own thread."""
         return self._worker.submit(self.branch_weights, query)
 
+    def close(self) -> None:
+        """Stop the prior's thread (an embedding under way is dropped), so shutdown leaves no thread behind."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
     def branch_weights(self, query: str) -> dict[str, dict[str, float]]:
         """`GenerationRequest.branch_prior` for this query."""
         p = {name: max(value, _FLOOR) for name, value in self.probabilities(query).items()}

@@ -86,6 +86,8 @@ class ServiceState:
         self.metrics.ready.set(0)
         if self.engine is not None:
             await self.engine.close()
+        if self.router is not None and self.router.prior is not None:
+            self.router.prior.close()
 
     def require_router(self) -> Router:
         if self.router is None:

@@ -188,3 +188,28 @@ def test_every_in_process_router_is_built_as_served():
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_weight=0)).prior is None
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_path="none")).prior is None
     assert Router.from_settings(_Recorder(), load_settings()).prior is None  # an engine that ignores it
+
+
+def test_the_service_stops_the_priors_thread_when_it_stops():
+    """`router serve` warns about any thread still alive at exit; the prior's must not be one."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.hardening_fakes import FakeEngine
+
+    class LlamaCppFake(FakeEngine):
+        name = "llamacpp"
+
+    with TestClient(create_app(load_settings(), engine=LlamaCppFake(delay=0))) as client:
+        for _ in range(100):
+            if client.get("/ready").status_code == 200:
+                break
+            time.sleep(0.1)
+        client.post("/route", json={"query": "what is 2 + 2?"})
+        assert any(t.name.startswith("decision-prior") for t in threading.enumerate())
+    for thread in [t for t in threading.enumerate() if t.name.startswith("decision-prior")]:
+        thread.join(timeout=5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("decision-prior")]
