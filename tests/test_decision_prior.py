@@ -203,13 +203,17 @@ def test_the_service_stops_the_priors_thread_when_it_stops():
     class LlamaCppFake(FakeEngine):
         name = "llamacpp"
 
+    def started_here() -> list[threading.Thread]:  # other tests' priors may have threads of their own
+        return [t for t in threading.enumerate() if t.name.startswith("decision-prior") and t not in before]
+
+    before = set(threading.enumerate())
     with TestClient(create_app(load_settings(), engine=LlamaCppFake(delay=0))) as client:
         for _ in range(100):
             if client.get("/ready").status_code == 200:
                 break
             time.sleep(0.1)
         client.post("/route", json={"query": "what is 2 + 2?"})
-        assert any(t.name.startswith("decision-prior") for t in threading.enumerate())
-    for thread in [t for t in threading.enumerate() if t.name.startswith("decision-prior")]:
+        assert started_here()
+    for thread in started_here():
         thread.join(timeout=5)
-    assert not [t for t in threading.enumerate() if t.name.startswith("decision-prior")]
+    assert not started_here()
