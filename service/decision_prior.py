@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-TOOLS = ("codebase_search", "file_manager", "sandbox_exec", "ask_human")
+from contract import TOOLS
 _FLOOR = 1e-6
 """Smallest probability taken from the classifier: its log-weight stays finite, so the adapter can still
 outvote it."""

@@ -18,18 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from contract import CompleteDecision, TrainingExample
-
-CLASSES = ("codebase_search", "file_manager", "sandbox_exec", "ask_human", "answer")
-"""The five decisions: four tools, or a direct answer (`status: complete`)."""
+from evaluation.metrics import LABELS as CLASSES
+from evaluation.metrics import label
 _SCALE = 10.0
 """Embeddings are unit vectors, so their dot products with unit-size weights are small: logits are scaled
 by this so the L2 penalty acts on weights of order one."""
-
-
-def decision_class(example: TrainingExample) -> str:
-    out = example.output
-    return "answer" if isinstance(out, CompleteDecision) else out.tool_use.tool_name
 
 
 def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3,
@@ -39,7 +32,7 @@ def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3
     import torch
 
     x = torch.tensor(embeddings, dtype=torch.float32)
-    y = torch.tensor([CLASSES.index(label) for label in labels])
+    y = torch.tensor([CLASSES.index(name) for name in labels])
     weights = torch.zeros(x.shape[1], len(CLASSES), requires_grad=True)
     bias = torch.zeros(len(CLASSES), requires_grad=True)
     optimizer = torch.optim.LBFGS([weights, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
@@ -63,7 +56,7 @@ def train_prior(train: Path, out: Path, *, l2: float = 1e-3) -> dict:
     examples = load_examples(train)
     embedder = MiniLMEmbedder(max_tokens=128)
     embeddings = embedder.embed([e.user_query for e in examples])
-    labels = [decision_class(e) for e in examples]
+    labels = [label(e.output) for e in examples]
     weights, bias = fit_prior(embeddings, labels, l2=l2)
     predicted = np.array(CLASSES)[(embeddings @ weights + bias).argmax(1)]
     summary = {"rows": len(examples), "train_accuracy": round(float((predicted == np.array(labels)).mean()), 4),
