@@ -14,8 +14,7 @@
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
-
+from contract.copying import closest_match
 from contract.decision import RELATIVE_PATH_PATTERN
 
 DESTRUCTIVE = re.compile(
@@ -64,11 +63,7 @@ def written_paths(text: str) -> set[str]:
 def closest_written_path(path: str, text: str) -> str | None:
     """The path the user wrote that `path` most resembles, if one is alike enough (SIMILAR_PATH) and no other
     is as alike: the model copied it with a slip (a dropped or doubled character, a wrong case)."""
-    scored = sorted(((SequenceMatcher(None, path, written).ratio(), written) for written in written_paths(text)),
-                    reverse=True)
-    if not scored or scored[0][0] < SIMILAR_PATH or (len(scored) > 1 and scored[1][0] == scored[0][0]):
-        return None
-    return scored[0][1]
+    return closest_match(path, written_paths(text), SIMILAR_PATH)
 
 
 _QUESTION = re.compile(

@@ -10,8 +10,8 @@ must never be dropped, so any anchor word is enough.
 
 When such a pattern is dropped, the model's mode was chosen for a scoped search ("hybrid when
 scoped"), so the mode is re-derived from the query by the contract's rule: `exact` for a single symbol,
-a declaration ("class User") or a string the user quoted or pasted, `hybrid` for a symbol mixed with
-words, `semantic` for a description.
+a declaration ("class User") or a string the user quoted or pasted (or most of one), `hybrid` for a
+symbol mixed with words or a symbol the user asks how it behaves, `semantic` for a description.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from contract.copying import quoted_spans
 from contract.decision import CodebaseSearchCall, CompleteDecision, RunningDecision
 
 # Words people use for files of an extension, besides the extension itself.
@@ -34,6 +35,8 @@ _EXTENSION_WORDS: dict[str, tuple[str, ...]] = {
     "proto": ("protobuf", "grpc"), "css": ("style", "stylesheet"), "scss": ("css", "style", "stylesheet"),
     "html": ("template",), "vue": ("component",), "svelte": ("component",),
 }
+_GENERIC_FILE_WORDS = {"c", "h", "doc", "docs", "query", "config", "template", "style", "component", "script", "header"}
+"""Words of _EXTENSION_WORDS too common to scope a request by themselves ("in the config files" names no language)."""
 _WORD = re.compile(r"[a-z0-9_#+]+")
 
 
@@ -87,16 +90,47 @@ def _is_symbol(token: str) -> bool:
     return bool(_SYMBOL.search(token.strip("`'\",;:?!")))
 
 
+_BEHAVIOUR = re.compile(r"\bhow (?:does|do|is|are|did)\b|\bwhat happens\b|\bwhat (?:do|does|did) (?:we|it|they) do\b",
+                        re.IGNORECASE)
+"""A question about how something behaves: asked of a symbol, it mixes the name with a behaviour question."""
+_LOOKUP_WORDS = {"definition", "defined", "declaration", "declared", "usage", "usages", "use", "uses", "used",
+                 "reference", "references", "caller", "callers", "call", "calls", "instantiation", "instantiated",
+                 "instances", "import", "imports", "imported", "assignment", "assigned", "set", "where", "occurrences",
+                 "mentions"}
+"""Words a model adds to a name it looks up ("MetricClient instantiation"): the query is still the name alone."""
+_LANGUAGE_WORDS = sorted({word for extension, words in _EXTENSION_WORDS.items() for word in (extension, *words)
+                          if len(word) > 1 and word not in _GENERIC_FILE_WORDS})
+_SCOPED = re.compile(r"\b(?:in|under|inside|within)\s+(?:the\s+|our\s+)?[\w.-]+/"
+                     rf"|\b(?:{'|'.join(map(re.escape, _LANGUAGE_WORDS))})\s+(?:code|files|tests|sources?)\b", re.IGNORECASE)
+"""A request scoped to a folder ("under billing/") or a language's files ("in the go code", "python tests")."""
+
+
+def _part_of_a_literal(query: str, text: str) -> bool:
+    """Whether the query is most of a string the user quoted inside their request ("which file prints 'retrying
+    webhook delivery'" searched as "webhook delivery"): a literal, cut short. A quote that holds the whole
+    request ('my lead asked: "find the retry logic"') is reported speech, not a literal."""
+    query, words = query.strip().lower(), len(query.split())
+    for span in quoted_spans(text):
+        span_words = len(span.split())
+        if query in span.lower() and 2 <= span_words <= len(text.split()) / 2 and words >= span_words / 2:
+            return True
+    return False
+
+
 def search_mode(query: str, text: str) -> Literal["exact", "semantic", "hybrid"]:
-    """The contract's mode for an unscoped search of `query`, asked for in the user's `text`."""
+    """The contract's mode for an unscoped search of `query`, asked for in the user's `text`. A request scoped
+    to a folder or a language's files is `hybrid` even when the search carries no pattern."""
     words = query.split()
-    if len(words) <= 1 or (len(words) == 2 and words[0] in _DECLARATION):
+    if len(words) >= 2 and _part_of_a_literal(query, text):
         return "exact"
+    names = [word for word in words if word.lower().strip("?.,") not in _LOOKUP_WORDS] or words
+    symbols = sum(_is_symbol(word) for word in names)
+    if len(names) <= 1 or (len(names) == 2 and names[0] in _DECLARATION) or symbols == len(names):
+        # Names alone: a lookup, unless the user asks how the named thing behaves ("how does ReserveSlot
+        # work", "where do we catch IntegrityError and what do we do after") or scoped it.
+        return "hybrid" if _BEHAVIOUR.search(text) or _SCOPED.search(text) else "exact"
     quoted = re.search(rf"[`'\"]{re.escape(query.strip())}[`'\"]", text)
     pasted = "\n" in text.strip() and query.strip() in text  # a line of output pasted into the request
     if quoted or pasted:
         return "exact"
-    symbols = sum(_is_symbol(word) for word in words)
-    if symbols == len(words):
-        return "exact"
-    return "hybrid" if symbols else "semantic"
+    return "hybrid" if symbols or _SCOPED.search(text) else "semantic"

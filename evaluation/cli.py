@@ -36,6 +36,9 @@ def evaluate(
                                               "the request never points at (ROUTER_SCOPE_GUARD).")] = True,
     mode_rule: Annotated[bool, typer.Option(help="In-process: set an unscoped search's mode by the contract's "
                                             "query-shape rule, as /route does (ROUTER_MODE_RULE).")] = True,
+    copy_repair: Annotated[bool, typer.Option(help="In-process: put a write's content or a patch's strings back to "
+                                              "the user's text where the model's are a slip of it, as /route "
+                                              "does (ROUTER_COPY_REPAIR).")] = True,
     prior: Annotated[Optional[Path], typer.Option(
         help="In-process: the decision prior, as /route applies it (ROUTER_DECISION_PRIOR_PATH) "
         "[default: the shipped one].")] = None,
@@ -92,7 +95,7 @@ def evaluate(
             name = "adapter" if chosen else "base model"
             meta["adapter"] = str(chosen) if chosen else None
             meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
-            meta["mode_rule"] = mode_rule
+            meta["mode_rule"], meta["copy_repair"] = mode_rule, copy_repair
             # As served: the shipped prior goes with the adapter, not with the bare base model.
             prior_path = None if no_prior else (prior or (default_prior_path() if chosen else None))
             try:
@@ -103,7 +106,7 @@ def evaluate(
             meta["decision_prior"] = str(prior_path) if prior_path else None
             meta["decision_prior_weight"] = prior_weight if prior_path else None
             router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard,
-                            scope_guard=scope_guard, mode_rule=mode_rule,
+                            scope_guard=scope_guard, mode_rule=mode_rule, copy_repair=copy_repair,
                             prior=decision_prior)
             targets[name] = (RouterTarget(router, name), rows)
         if baseline:

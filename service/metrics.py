@@ -73,6 +73,11 @@ class Metrics:
             "Unscoped searches whose mode the contract's query-shape rule set instead of the model's.",
             registry=r,
         )
+        self.repaired_copies = Counter(
+            "router_repaired_copies_total",
+            "file_manager writes or patches whose text was a slip of text the request holds; that text replaced it.",
+            registry=r,
+        )
         self.unnamed_scope_overrides = Counter(
             "router_unnamed_scope_overrides_total",
             "Searches whose file_pattern the request never points at; the pattern was dropped.",

@@ -75,6 +75,11 @@ class RouteMeta(BaseModel):
         description="The model's mode for an unscoped codebase_search differed from the contract's query-shape "
         "rule; the rule's mode replaced it (ROUTER_MODE_RULE).",
     )
+    repaired_copy: bool = Field(
+        default=False,
+        description="The model's write content or patch strings were a slip of text the request holds (a dropped "
+        "line, an extra character); the request's text replaced them (ROUTER_COPY_REPAIR).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
+from contract.copying import written_content, written_patch
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
     FileWrite, RunningDecision,
@@ -48,6 +49,8 @@ class Guarded:
     """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
     mode_from_rule: bool = False
     """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
+    repaired_copy: bool = False
+    """A write's content or a patch's strings were a slip of text the user wrote; the user's text replaced them."""
 
     def count(self, metrics: Metrics) -> None:
         """Add this decision's overrides to the service's counters."""
@@ -56,7 +59,8 @@ class Guarded:
                                (self.unnamed_path, metrics.unnamed_path_overrides),
                                (self.unnamed_scope, metrics.unnamed_scope_overrides),
                                (self.repaired_path, metrics.repaired_paths),
-                               (self.mode_from_rule, metrics.rule_modes)):
+                               (self.mode_from_rule, metrics.rule_modes),
+                               (self.repaired_copy, metrics.repaired_copies)):
             if fired:
                 counter.inc()
 
@@ -75,7 +79,7 @@ class Router:
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
         destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
-        mode_rule: bool = False, prior: DecisionPrior | None = None,
+        mode_rule: bool = False, copy_repair: bool = False, prior: DecisionPrior | None = None,
     ) -> None:
         self.engine = engine
         self.prior = prior
@@ -86,6 +90,7 @@ class Router:
         self.path_guard = path_guard
         self.scope_guard = scope_guard
         self.mode_rule = mode_rule
+        self.copy_repair = copy_repair
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings, *, metrics: Metrics | None = None) -> Router:
@@ -99,7 +104,7 @@ class Router:
             engine, max_tokens=settings.max_tokens, metrics=metrics,
             confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard,
             path_guard=settings.path_guard, scope_guard=settings.scope_guard, mode_rule=settings.mode_rule,
-            prior=prior,
+            copy_repair=settings.copy_repair, prior=prior,
         )
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
@@ -141,17 +146,22 @@ class Router:
         mode share them. The path guard first tries the written path the model's is a slip of, then asks;
         the mode rule comes last, so it also sees a search whose invented scope was just dropped.
         `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human) keeps the guards that
-        would answer with ask_human off; the scope guard and the mode rule only change a search's arguments.
-        A guard that fires returns a new decision object: `decision` itself comes back when none did."""
+        would answer with ask_human off; the scope guard, the mode rule and the copy repair only change a call's
+        arguments.
+        A guard that fires returns a new decision object: `decision` itself comes back when none did.
+        The copy repair comes before the destructive guard, so that the guard judges the call that would run."""
         low = may_ask and below_threshold(confidence, self.confidence_threshold)
         if low:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
+        # The context is text the user (or their agent) gave too: a path or text written there is given.
+        given = f"{query}\n{context or ''}"
+        copied = self.copy_repair and _with_written_text(given, decision)
+        if copied:
+            decision = copied
         acts = may_ask and self.destructive_guard and _acts(query, decision)
         phrase = destructive_phrase(query) if acts else None
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
-        # The context is text the user (or their agent) gave too: a path written there is a given path.
-        given = f"{query}\n{context or ''}"
         unnamed = self.path_guard and _unnamed_file(given, decision)
         repaired = unnamed and _with_written_path(given, decision)
         if repaired:
@@ -165,7 +175,7 @@ class Router:
         ruled = self.mode_rule and _with_rule_mode(given, decision)
         if ruled:
             decision = ruled
-        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled))
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled), bool(copied))
 
     def may_override(self, query: str, *, answers: bool) -> bool:
         """Whether a guard could replace a decision on this request before it is generated: any tool call
@@ -173,7 +183,7 @@ class Router:
         destructive guard on a destructive command that is not a question)."""
         if not answers:
             return (self.confidence_threshold > 0 or self.destructive_guard or self.path_guard or self.scope_guard
-                    or self.mode_rule)
+                    or self.mode_rule or self.copy_repair)
         return self.confidence_threshold > 0 or (
             self.destructive_guard and destructive_phrase(query) is not None and not is_question(query)
         )
@@ -334,6 +344,22 @@ def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> 
         return None
     mode = search_mode(args.query, text)
     return None if args.mode == mode else _with_arguments(decision, mode=mode)
+
+
+def _with_written_text(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
+    """The same write or patch with its content or strings as the user wrote them, where the model's are a slip
+    of them (`contract.copying`), or None when it is neither or nothing changes."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+        return None
+    args = decision.tool_use.arguments
+    if isinstance(args, FileWrite):
+        content = written_content(args.content, text)
+        return None if content is None else _with_arguments(decision, content=content)
+    if isinstance(args, FilePatch):
+        strings = written_patch(args.target_string, args.replacement_string, text)
+        return None if strings is None else _with_arguments(
+            decision, target_string=strings[0], replacement_string=strings[1])
+    return None
 
 
 def _with_arguments(decision: RunningDecision, **changes) -> RunningDecision:

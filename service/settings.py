@@ -140,6 +140,12 @@ class Settings(HardeningSettings, ToolsSettings):
         "symbol, declaration or quoted/pasted string, hybrid for a symbol mixed with words, semantic for a "
         "description (contract/scope.py). The model still picks the query.",
     )
+    copy_repair: bool = Field(
+        default=True,
+        description="A file_manager write whose content, or patch whose strings, are a near copy of one block or "
+        "quoted span of the query or context take that text as written (contract/copying.py), and a patch "
+        "that would replace text with itself on a request to remove it removes it.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -209,6 +209,16 @@ def test_a_path_that_is_not_one_clear_slip_still_asks_which_file(decision, query
     ("semantic", "parse_invoice_line", "who calls parse_invoice_line?", "exact"),  # one symbol
     ("exact", "webhook retry backoff", "where do we back off when webhooks fail?", "semantic"),  # a description
     ("exact", "OrderService partial refunds", "how does OrderService handle partial refunds", "hybrid"),  # mixed
+    ("semantic", "webhook delivery", "the log line 'retrying webhook delivery' - which file prints that?",
+     "exact"),  # most of a quoted literal, cut short
+    ("exact", "retry logic around inventory", 'my lead asked: "find the retry logic around inventory updates"',
+     "semantic"),  # a quote holding the whole request is reported speech, not a literal
+    ("exact", "IntegrityError", "where do we catch IntegrityError and what do we do after", "hybrid"),  # behaviour
+    ("hybrid", "MetricClient instantiation", "Where do we instantiate `MetricClient`", "exact"),  # a name looked up
+    ("semantic", "structured logging setup", "in the go code: anything about structured logging setup?",
+     "hybrid"),  # scoped to a language's files, though the model wrote no pattern
+    ("exact", "fmt.Errorf", "go code only: where do we wrap errors with fmt.Errorf", "hybrid"),
+    ("hybrid", "retry backoff", "where is the retry backoff in our code?", "semantic"),  # "our code" is no scope
 ])
 def test_the_mode_rule_sets_an_unscoped_searchs_mode_from_its_query(model_mode, query, request_text, rule_mode):
     decision = {"status": "running", "thought": THOUGHT, "tool_use": {
@@ -241,7 +251,9 @@ def test_the_path_guard_can_be_turned_off_and_leaves_other_tools_alone():
 def test_the_served_router_guards_paths_by_default():
     from service.settings import Settings
 
-    assert Settings().path_guard and Settings().destructive_guard and Settings().scope_guard and Settings().mode_rule
+    settings = Settings()
+    assert settings.path_guard and settings.destructive_guard and settings.scope_guard and settings.mode_rule
+    assert settings.copy_repair
 
 
 def _search(query: str, mode: str, file_pattern: str | None = None) -> dict:

@@ -66,7 +66,7 @@ def _weak_spots(report: dict) -> str:
 def _guards(meta: dict) -> str:
     """Which of the served guards the evaluation applied, and the decision prior, as the report's meta
     recorded them."""
-    names = ("destructive_guard", "path_guard", "scope_guard", "mode_rule")
+    names = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair")
     guards = [f"{name.removesuffix('_guard').replace('_', ' ')} {'on' if meta.get(name) else 'off'}"
               for name in names]
     weight = meta.get("decision_prior_weight")

@@ -44,6 +44,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             repaired_path=result.repaired_path,
             unnamed_scope=result.unnamed_scope,
             mode_from_rule=result.mode_from_rule,
+            repaired_copy=result.repaired_copy,
         ),
     )
     if body.execute:

