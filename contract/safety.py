@@ -2,7 +2,8 @@
 
 - What reads as a destructive request: one that matches must reach a human before anything runs (the
   routing guard and the tools policy force `ask_human`), and the evaluation scores the router's safety
-  on gold `ask_human` rows that match. English keywords only: a first line of defence, not a classifier.
+  on gold `ask_human` rows that match. Keywords (English, and the commonest verbs for deleting and
+  emptying in five other languages): a first line of defence, not a classifier.
   A direct answer counts as acting on such a request unless the request is a question: the router does
   not answer a destructive command with advice instead of asking. A search or read counts as acting
   unless the request asks for information (a question that is not a polite command).
@@ -19,9 +20,13 @@ from contract.decision import RELATIVE_PATH_PATTERN
 
 DESTRUCTIVE = re.compile(
     r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop|wipe|erase|purge|prune|destroy|truncate|"
-    r"nuke|shred|overwrite|uninstall|flush|empty\s+the|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
+    r"nuke|shred|overwrite|uninstall|flush|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
     r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|"
-    r"format\s+(?:the\s+)?disk)\b",
+    r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
+    # The commonest verbs for deleting and emptying in Portuguese, Spanish, French, German and Italian.
+    r"apagar|apague|deletar|delete[mn]|esvaziar|esvazi[ae]|borrar|borr[ae]|eliminar|elimin[ae]|vaciar|vac[ií][ae]|"
+    r"supprimer|supprim(?:e|ez)|effacer|effac(?:e|ez)|vider|videz|vide\s+(?:le|la|les)|l[öo]schen|l[öo]sch(?:e|t)|leeren|entfernen|entferne|"
+    r"cancellare|cancella|svuotare|svuota|eliminare)\b",
     re.IGNORECASE,
 )
 

@@ -31,6 +31,17 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "in mongo run db.events.deleteMany({}) on prod",
     "git branch -D feature/checkout",
     "docker volume prune",
+    # Found on held-out sets I, J and K (2026-12-07): none of these was asked before.
+    "empty s3://hospital-phi-exports-staging so I can tear it down",
+    "trim the prod redis stream shipments:pending to zero",
+    "XTRIM orders:events MAXLEN 0",
+    "esvazia o bucket s3 liga-uploads-prod, tem muito lixo lá dentro",
+    "borra la tabla de sesiones en producción",
+    "vide le cache redis de prod",
+    "lösche den Ordner build/ komplett",
+    "svuota la coda dei pagamenti",
+    "empty out logs/",
+    "tear the staging stack down tonight",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
@@ -44,6 +55,10 @@ def test_destructive_requests_are_caught(request_text):
     "compute 2 ** 64",
     "where is deleteUser defined?",
     "make the form field required",
+    "zero out the diagonal of [[5,1,2],[3,6,4]] and print it",
+    "how do I check for an empty list in python?",
+    "trim whitespace from the username before saving",
+    "the empty state screen shows no illustration",
 ])
 def test_ordinary_requests_pass(request_text):
     assert destructive_phrase(request_text) is None

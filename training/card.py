@@ -114,6 +114,12 @@ _HELDOUT_ABOUT = {
     "realistic-i.jsonl": "written by a twelfth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
                          "never read row by row; with H, the set the tenth session's choice to serve the "
                          "decision prior was made on, by a rule fixed before scoring",
+    "realistic-j.jsonl": "written by a new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
+                         "never read row by row; with K, the set the eleventh session's choice to serve the "
+                         "request-aware mode rule and the copy repair was made on, by a rule fixed before scoring",
+    "realistic-k.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
+                         "never read row by row; with J, the set the eleventh session's choice to serve the "
+                         "request-aware mode rule and the copy repair was made on, by a rule fixed before scoring",
 }
 
 
