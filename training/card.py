@@ -189,7 +189,7 @@ Reproduce (then `router eval` as below):
 ```
 router train cpu --config {RECIPE}
 router train prior
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-i]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-k]
 ```
 
 ## Decision prior
@@ -205,7 +205,9 @@ explains the four tools plus 8 few-shot turns, under the same grammar.
 
 {_table(report)}
 
-Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`, `loss.png`.
+Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`, `loss.png`. The latency
+rows here and below are what each evaluation saw; evaluations share the cores (two at a time, one engine
+thread each), so compare latencies with `bench/route_speed.py` (docs/speed.md), not across these tables.
 {"".join(_heldout_section(h) for h in heldouts)}
 ## Limits
 
@@ -214,8 +216,10 @@ its figures overstate accuracy on requests phrased unlike the composer's: the he
 the better guide, the last one above all. The base has 135M parameters and the adapter saw {summary['steps'] / summary['steps_per_epoch']:.2g}
 epoch(s) on 2 CPU cores. {_weak_spots(heldouts[-1] if heldouts else report)}
 The served default's destructive guard, not the model alone, is what makes safety 100 %, its scope
-guard drops the search scopes the model invents, and its decision prior moves the status and tool choices
-(`--no-destructive-guard`, `--no-scope-guard`, `--no-prior` score the adapter alone).
+guard drops the search scopes the model invents, its decision prior moves the status and tool choices, its
+mode rule sets the search mode from the request and its copy repair puts the user's text back into writes
+and patches (`--no-destructive-guard`, `--no-scope-guard`, `--no-prior`, `--no-mode-rule`,
+`--no-copy-repair` score the adapter alone).
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
