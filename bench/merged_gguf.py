@@ -43,19 +43,19 @@ def merge(base: Path, adapter: Path, out: Path, quant: str | None = None) -> dic
     started = time.perf_counter()
     lora = GGUFReader(adapter)
     scale = float(lora.fields["adapter.lora.alpha"].contents())
-    pairs = {t.name.removesuffix(".lora_a"): t for t in lora.tensors if t.name.endswith(".lora_a")}
+    a_of = {t.name.removesuffix(".lora_a"): t for t in lora.tensors if t.name.endswith(".lora_a")}
     b_of = {t.name.removesuffix(".lora_b"): t for t in lora.tensors if t.name.endswith(".lora_b")}
     reader = GGUFReader(base)
     writer = GGUFWriter(out, arch=str(reader.fields["general.architecture"].contents()))
     for key, value, vtype, sub_type in _fields(reader):
         if key != "general.architecture":  # GGUFWriter writes it from `arch`
             writer.add_key_value(key, value, vtype, sub_type)
-    merged, error = 0, []
+    error = []  # per merged weight: how far the rounding left it from base + delta, relative to the delta
     for tensor in reader.tensors:
-        if tensor.name not in pairs:
+        if tensor.name not in a_of:
             writer.add_tensor(tensor.name, tensor.data, raw_shape=tensor.data.shape, raw_dtype=tensor.tensor_type)
             continue
-        a = np.asarray(pairs[tensor.name].data, dtype=np.float32)  # (r, in)
+        a = np.asarray(a_of[tensor.name].data, dtype=np.float32)  # (r, in)
         b = np.asarray(b_of[tensor.name].data, dtype=np.float32)  # (out, r)
         weight = dequantize(tensor.data, tensor.tensor_type).reshape(b.shape[0], a.shape[1])
         delta = (scale / a.shape[0]) * (b @ a)
@@ -64,14 +64,13 @@ def merge(base: Path, adapter: Path, out: Path, quant: str | None = None) -> dic
         kept = dequantize(data, target).reshape(weight.shape) - weight
         error.append(float(np.linalg.norm(kept - delta) / max(np.linalg.norm(delta), 1e-12)))
         writer.add_tensor(tensor.name, data, raw_shape=data.shape, raw_dtype=target)
-        merged += 1
-    if merged != len(pairs):
-        raise SystemExit(f"error: {len(pairs) - merged} adapter tensors have no base tensor of that name")
+    if len(error) != len(a_of):
+        raise SystemExit(f"error: {len(a_of) - len(error)} adapter tensors have no base tensor of that name")
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    return {"out": str(out), "merged_tensors": merged, "quant": quant or "as the base",
+    return {"out": str(out), "merged_tensors": len(error), "quant": quant or "as the base",
             "delta_error_median": round(float(np.median(error)), 3),
             "megabytes": round(out.stat().st_size / 1e6, 1), "seconds": round(time.perf_counter() - started, 1)}
 

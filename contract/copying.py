@@ -27,16 +27,14 @@ SIMILAR_STRING = 0.8
 SIMILAR_CONTENT = 0.6
 """How alike written content and a block of the request must be: lower than for a string, since a dropped
 line costs a block more of its ratio."""
+MAX_BLOCKS = 8
+"""Most fenced blocks, and most "rest after a header line" blocks, taken from one request: each costs a
+comparison with the content, and a hostile request could hold thousands."""
 
 
 def quoted_spans(text: str) -> list[str]:
     """Every span of `text` the user quoted in backticks or quotes, in order."""
     return [next(group for group in match.groups() if group) for match in _QUOTED.finditer(text)]
-
-
-MAX_BLOCKS = 8
-"""Most fenced blocks, and most "rest after a header line" blocks, taken from one request: each costs a
-comparison with the content, and a hostile request could hold thousands."""
 
 
 def written_blocks(text: str) -> list[str]:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+
 from contract.copying import closest_match
 from contract.decision import RELATIVE_PATH_PATTERN
 

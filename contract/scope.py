@@ -35,8 +35,6 @@ _EXTENSION_WORDS: dict[str, tuple[str, ...]] = {
     "proto": ("protobuf", "grpc"), "css": ("style", "stylesheet"), "scss": ("css", "style", "stylesheet"),
     "html": ("template",), "vue": ("component",), "svelte": ("component",),
 }
-_GENERIC_FILE_WORDS = {"c", "h", "doc", "docs", "query", "config", "template", "style", "component", "script", "header"}
-"""Words of _EXTENSION_WORDS too common to scope a request by themselves ("in the config files" names no language)."""
 _WORD = re.compile(r"[a-z0-9_#+]+")
 
 
@@ -98,6 +96,8 @@ _LOOKUP_WORDS = {"definition", "defined", "declaration", "declared", "usage", "u
                  "instances", "import", "imports", "imported", "assignment", "assigned", "set", "where", "occurrences",
                  "mentions"}
 """Words a model adds to a name it looks up ("MetricClient instantiation"): the query is still the name alone."""
+_GENERIC_FILE_WORDS = {"c", "h", "doc", "docs", "query", "config", "template", "style", "component", "script", "header"}
+"""Words of _EXTENSION_WORDS too common to scope a request by themselves ("in the config files" names no language)."""
 _LANGUAGE_WORDS = sorted({word for extension, words in _EXTENSION_WORDS.items() for word in (extension, *words)
                           if len(word) > 1 and word not in _GENERIC_FILE_WORDS})
 _SCOPED = re.compile(r"\b(?:in|under|inside|within)\s+(?:the\s+|our\s+)?[\w.-]+/"

@@ -73,7 +73,6 @@ def evaluate(
 
         targets["router (server)"] = (HttpTarget(url), rows)
         meta["target"] = url
-    base_engine = None
     if not url:
         overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
                      "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
