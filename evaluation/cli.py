@@ -13,7 +13,7 @@ import typer
 
 app = typer.Typer(help="Evaluate the router (adapter vs the prompted baseline) and write a report.")
 
-GUARDS = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair")
+GUARDS = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair", "unseen_context_guard")
 """The served guards a report records (training/card.py names them in the model card)."""
 
 
@@ -40,6 +40,9 @@ def evaluate(
     copy_repair: Annotated[bool, typer.Option(help="In-process: put a write's content or a patch's strings back to "
                                               "the user's text where the model's are a slip of it, as /route "
                                               "does (ROUTER_COPY_REPAIR).")] = True,
+    unseen_context_guard: Annotated[bool, typer.Option(help="In-process: ask, as /route does, instead of searching, "
+                                                       "running or answering when the request points at context "
+                                                       "the router cannot see (ROUTER_UNSEEN_CONTEXT_GUARD).")] = True,
     prior: Annotated[Optional[Path], typer.Option(
         help="In-process: the decision prior, as /route applies it (ROUTER_DECISION_PRIOR_PATH) "
         "[default: the shipped one].")] = None,
@@ -76,7 +79,8 @@ def evaluate(
     if not url:
         overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
                      "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
-                     "copy_repair": copy_repair, "decision_prior_weight": prior_weight}
+                     "copy_repair": copy_repair, "unseen_context_guard": unseen_context_guard,
+                     "decision_prior_weight": prior_weight}
         if model:
             overrides["model_path"] = model
         if no_adapter or adapter:

@@ -78,6 +78,12 @@ class Metrics:
             "file_manager writes or patches whose text was a slip of text the request holds; that text replaced it.",
             registry=r,
         )
+        self.unseen_context_overrides = Counter(
+            "router_unseen_context_overrides_total",
+            "Searches, programs or answers replaced by ask_human because the request points at context the router "
+            "cannot see.",
+            registry=r,
+        )
         self.unnamed_scope_overrides = Counter(
             "router_unnamed_scope_overrides_total",
             "Searches whose file_pattern the request never points at; the pattern was dropped.",

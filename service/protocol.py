@@ -80,6 +80,11 @@ class RouteMeta(BaseModel):
         description="The model's write content or patch strings were a slip of text the request holds (a dropped "
         "line, an extra character); the request's text replaced them (ROUTER_COPY_REPAIR).",
     )
+    unseen_context: bool = Field(
+        default=False,
+        description="The request points at context the router cannot see (\"the change we discussed\"); the model's "
+        "search, program or answer became ask_human (ROUTER_UNSEEN_CONTEXT_GUARD).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

@@ -20,6 +20,7 @@ from contract.safety import (
     written_paths,
 )
 from contract.scope import invents_scope, search_mode
+from contract.unseen import unseen_reference
 from service.decision_prior import DecisionPrior
 from service.engines import Engine, EngineError, Generation, GenerationRequest
 from service.metrics import Metrics
@@ -51,6 +52,9 @@ class Guarded:
     """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
     repaired_copy: bool = False
     """A write's content or a patch's strings were a slip of text the user wrote; the user's text replaced them."""
+    unseen_context: bool = False
+    """The request points at context the router cannot see ("the change we discussed"); the model's search,
+    program or answer was replaced by ask_human."""
 
     def count(self, metrics: Metrics) -> None:
         """Add this decision's overrides to the service's counters."""
@@ -60,7 +64,8 @@ class Guarded:
                                (self.unnamed_scope, metrics.unnamed_scope_overrides),
                                (self.repaired_path, metrics.repaired_paths),
                                (self.mode_from_rule, metrics.rule_modes),
-                               (self.repaired_copy, metrics.repaired_copies)):
+                               (self.repaired_copy, metrics.repaired_copies),
+                               (self.unseen_context, metrics.unseen_context_overrides)):
             if fired:
                 counter.inc()
 
@@ -79,7 +84,8 @@ class Router:
     def __init__(
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
         destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
-        mode_rule: bool = False, copy_repair: bool = False, prior: DecisionPrior | None = None,
+        mode_rule: bool = False, copy_repair: bool = False, unseen_context_guard: bool = False,
+        prior: DecisionPrior | None = None,
     ) -> None:
         self.engine = engine
         self.prior = prior
@@ -91,6 +97,7 @@ class Router:
         self.scope_guard = scope_guard
         self.mode_rule = mode_rule
         self.copy_repair = copy_repair
+        self.unseen_context_guard = unseen_context_guard
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings, *, metrics: Metrics | None = None) -> Router:
@@ -104,7 +111,7 @@ class Router:
             engine, max_tokens=settings.max_tokens, metrics=metrics,
             confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard,
             path_guard=settings.path_guard, scope_guard=settings.scope_guard, mode_rule=settings.mode_rule,
-            copy_repair=settings.copy_repair, prior=prior,
+            copy_repair=settings.copy_repair, unseen_context_guard=settings.unseen_context_guard, prior=prior,
         )
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
@@ -149,7 +156,9 @@ class Router:
         would answer with ask_human off; the scope guard, the mode rule and the copy repair only change a call's
         arguments.
         A guard that fires returns a new decision object: `decision` itself comes back when none did.
-        The copy repair comes before the destructive guard, so that the guard judges the call that would run."""
+        The copy repair comes before the destructive guard, so that the guard judges the call that would run;
+        the unseen-context guard comes after it, so that a destructive request is asked about as one. A request
+        with a context is left to the model: what it points at may be there."""
         low = may_ask and below_threshold(confidence, self.confidence_threshold)
         if low:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
@@ -162,6 +171,10 @@ class Router:
         phrase = destructive_phrase(query) if acts else None
         if phrase:
             decision = _confirm_first(query, phrase, decision, reasoning)
+        unseen = may_ask and self.unseen_context_guard and not context and _guesses(decision)
+        reference = unseen_reference(query) if unseen else None
+        if reference:
+            decision = _ask_what_they_mean(query, reference, decision, reasoning)
         unnamed = self.path_guard and _unnamed_file(given, decision)
         repaired = unnamed and _with_written_path(given, decision)
         if repaired:
@@ -175,18 +188,19 @@ class Router:
         ruled = self.mode_rule and _with_rule_mode(given, decision)
         if ruled:
             decision = ruled
-        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled), bool(copied))
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled), bool(copied),
+                       bool(reference))
 
     def may_override(self, query: str, *, answers: bool) -> bool:
         """Whether a guard could replace a decision on this request before it is generated: any tool call
-        (`answers=False`), or a direct answer (`answers=True`: only the confidence threshold, or the
-        destructive guard on a destructive command that is not a question)."""
+        (`answers=False`), or a direct answer (`answers=True`: only the confidence threshold, the
+        destructive guard on a destructive command that is not a question, or the unseen-context guard)."""
         if not answers:
             return (self.confidence_threshold > 0 or self.destructive_guard or self.path_guard or self.scope_guard
-                    or self.mode_rule or self.copy_repair)
+                    or self.mode_rule or self.copy_repair or self.unseen_context_guard)
         return self.confidence_threshold > 0 or (
             self.destructive_guard and destructive_phrase(query) is not None and not is_question(query)
-        )
+        ) or (self.unseen_context_guard and unseen_reference(query) is not None)
 
     def _validate(self, generation: Generation, reasoning: bool) -> RunningDecision | CompleteDecision:
         if generation.finish_reason == "length":
@@ -216,7 +230,9 @@ class Router:
 
 def _replacement(thought: str, tool_use, reasoning: bool) -> RunningDecision:
     """A decision the router writes in place of the model's; with `reasoning` off it carries no thought
-    (validated in that mode: a bare constructor would demand one)."""
+    (validated in that mode: a bare constructor would demand one). The thought may quote the request, so it is
+    made one line of words the contract accepts (at most 60 characters each)."""
+    thought = " ".join(word[:60] for word in thought.split()[:60])
     return RunningDecision.model_validate(
         {"status": "running", "thought": thought if reasoning else None, "tool_use": tool_use},
         context={"reasoning": reasoning},
@@ -313,6 +329,29 @@ def _confirm_first(
     return _ask_human(
         f"The request reads as destructive ({phrase}), so a human confirms before anything runs",
         f"This looks destructive ({phrase!r}). Should I go ahead, and on exactly what? {query}",
+        f"proposed {was}",
+        reasoning,
+    )
+
+
+def _guesses(decision: RunningDecision | CompleteDecision) -> bool:
+    """Whether this decision would have to guess what a request that points at unseen context means: a search
+    (for the request's words), a program or a direct answer. ask_human already asks, and file_manager only
+    reaches a path the user wrote."""
+    return isinstance(decision, CompleteDecision) or decision.tool_use.tool_name in ("codebase_search", "sandbox_exec")
+
+
+def _ask_what_they_mean(
+    query: str, reference: str, proposed: RunningDecision | CompleteDecision, reasoning: bool
+) -> RunningDecision:
+    """Replace a guess at a request that points at context the router cannot see with a question about it."""
+    if isinstance(proposed, RunningDecision):
+        was = f"{proposed.tool_use.tool_name}: {proposed.tool_use.arguments.model_dump_json(exclude_none=True)}"
+    else:
+        was = f"a direct answer: {proposed.final_answer}"
+    return _ask_human(
+        f"The request points at context the router cannot see ({reference}), so the user should spell it out",
+        f"I can't see {reference!r} from here. What exactly should change, and where? {query}",
         f"proposed {was}",
         reasoning,
     )

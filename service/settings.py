@@ -146,6 +146,12 @@ class Settings(HardeningSettings, ToolsSettings):
         "quoted span of the query or context take that text as written (contract/copying.py), and a patch "
         "that would replace text with itself on a request to remove it removes it.",
     )
+    unseen_context_guard: bool = Field(
+        default=True,
+        description="A search, program or direct answer on a request that points at context the router cannot see "
+        "(\"the change we talked about\", \"same fix as last time\", \"as per the email\"; contract/unseen.py) gets "
+        "ask_human instead, unless the request carries a context, where what it points at may be.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -66,9 +66,10 @@ def _weak_spots(report: dict) -> str:
 def _guards(meta: dict) -> str:
     """Which of the served guards the evaluation applied, and the decision prior, as the report's meta
     recorded them."""
-    names = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair")
+    from evaluation.cli import GUARDS
+
     guards = [f"{name.removesuffix('_guard').replace('_', ' ')} {'on' if meta.get(name) else 'off'}"
-              for name in names]
+              for name in GUARDS]
     weight = meta.get("decision_prior_weight")
     guards.append(f"decision prior on (weight {weight:g})" if meta.get("decision_prior") else "decision prior off")
     return ", ".join(guards)

@@ -45,6 +45,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             unnamed_scope=result.unnamed_scope,
             mode_from_rule=result.mode_from_rule,
             repaired_copy=result.repaired_copy,
+            unseen_context=result.unseen_context,
         ),
     )
     if body.execute:

@@ -1,0 +1,60 @@
+"""What reads as a reference to context the router cannot see.
+
+"Do the change we talked about yesterday", "apply the same fix as last time", "as per the email from
+compliance": the request's action is defined by a meeting, a message, a screenshot or an earlier
+conversation that is not in it. By the contract's labelling rules such a request gets `ask_human`; the
+adapter, trained mostly on vague requests of another kind ("make it faster"), searches the repository for
+the request's words instead (docs/heldout.md counts it as the commonest wrong decision on unseen requests).
+The routing guard (`ROUTER_UNSEEN_CONTEXT_GUARD`) asks instead when this pattern matches.
+
+Keywords, English first, and the commonest phrasings in Portuguese, Spanish and German: a first line, not a
+classifier. Each part below names one way people point at what the router cannot see; a passing mention
+("on call", "from the retro: <the text itself>", "last week's incident") is not one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_WHEN = rf"(?:yesterday|earlier|before|last\s+(?:time|week|sprint|night|month)|the\s+other\s+day|this\s+morning|(?:on\s+)?{_DAY})"
+# People the user may name as the source of the unseen change; a capitalised name only when capitalised.
+_WHO = r"(?:we|i|you|they|he|she|(?-i:[A-Z][a-z]+)|the\s+(?:team|client|customer|designer|reviewer|pm|lead|boss|manager))"
+_CHANNEL = (r"(?:call|meeting|standup|stand-up|sync|email|e-mail|mail|slack(?:\s+thread)?|thread|chat|dm|message|"
+            r"comment|screenshot|whiteboard|sketch|mock-?up|figma|demo|retro|huddle|conversation|discussion)")
+_SAID = (r"(?:discussed|talked\s+about|agreed(?:\s+on)?|went\s+over|mentioned|decided(?:\s+on)?|sketched|described|"
+         r"suggested|proposed|requested|asked\s+for|wanted|sent|showed|did)")
+
+_PARTS = (
+    rf"(?:like|as|what|the\s+\w+|that|which)\s+{_WHO}\s+{_SAID}\b",  # "the change Marisol described"
+    rf"{_WHO}\s+(?:discussed|talked\s+about|agreed\s+on)\b",  # "the thing we talked about"
+    rf"(?:same|similar)\s+(?:\w+\s+){{0,3}}(?:as|like)\s+(?:{_WHEN}|the\s+(?:one|ticket|other)\b)",  # "same fix as last time"
+    # A channel with a time or an owner: "in yesterday's call", "in my previous comment", "the thread from Tuesday".
+    rf"(?:from|in|on|at|per|during)\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+)?"
+    rf"(?:{_WHEN}'?s?|previous|last|earlier)\s+(?:slack\s+)?{_CHANNEL}\b",
+    rf"{_CHANNEL}\s+(?:from\s+|on\s+)?{_WHEN}",
+    rf"(?:yesterday|last\s+week|{_DAY})'s\s+(?:\w+[- ])?{_CHANNEL}",
+    r"as\s+per\s+the\s+\w+",
+    r"you\s+know\s+(?:which|what|the)\b",
+    r"the\s+thing\s+(?:we|i|you)\b|do\s+the\s+thing",
+    r"(?:i|we)\s+mentioned",
+    r"the\s+\w+\s+from\s+(?:earlier|yesterday|last\s+time)",  # "the test from earlier"
+    # "the change which Radek made", "the changes the compliance team requested"
+    r"(?:changes?|fix(?:es)?|approach|tweaks?|thing)\s+(?:which\s+|that\s+)?(?:\w+\s+){0,4}"
+    r"(?:made|did|wrote|pushed|suggested|requested|described|proposed|asked\s+for|wanted)\b",
+    r"whatever\s+\w+\s+(?:did|said|suggested|wanted)",
+    r"what\s+(?:\w+\s+){1,3}(?:requested|asked\s+for|suggested|wanted)\b",  # "what reviewer 2 requested"
+    r"(?:like|as)\s+(?:in\s+)?(?:that|the)\s+(?:website|site|screenshot|mock-?up|design|picture|image|photo|video)\b",
+    r"wie\s+(?:auf|in|im)\s+\w+|besprochen|wie\s+gestern",  # German
+    r"que\s+(?:o|a)\s+\w+\s+(?:pediu|mandou|falou|sugeriu)\b|aquel[ae]\s+(?:ajuste|mudança|coisa|correção)|"
+    r"como\s+(?:combinamos|falamos|conversamos)",  # Portuguese
+    r"(?:lo\s+que|como)\s+(?:hablamos|acordamos|dijimos|comentamos)|que\s+\w+\s+(?:pidió|mandó|sugirió)\b",  # Spanish
+)
+
+UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")", re.IGNORECASE)
+
+
+def unseen_reference(text: str) -> str | None:
+    """The first phrase of `text` that points at context the router cannot see, or None."""
+    match = UNSEEN_CONTEXT.search(text)
+    return match.group(0) if match else None

@@ -1,0 +1,138 @@
+"""The unseen-context rule (contract/unseen.py) and its routing guard: a search, program or answer on a request
+that points at what the router cannot see becomes ask_human; everything else passes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from contract.unseen import unseen_reference
+from service.routing import Router
+from tests.hardening_fakes import FakeEngine
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+THOUGHT = "The request names what to look for, so search the code for it"
+SEARCH = {"status": "running", "thought": THOUGHT,
+          "tool_use": {"tool_name": "codebase_search", "arguments": {"query": "rate limiter", "mode": "semantic"}}}
+SANDBOX = {"status": "running", "thought": THOUGHT,
+           "tool_use": {"tool_name": "sandbox_exec", "arguments": {"code": "print(2 + 2)", "timeout": 5}}}
+ANSWER = {"status": "complete", "final_answer": "Use a token bucket."}
+READ = {"status": "running", "thought": THOUGHT,
+        "tool_use": {"tool_name": "file_manager", "arguments": {"operation": "read", "path": "src/limiter.py"}}}
+
+
+@pytest.mark.parametrize("query", [
+    "do the thing we talked about for the sidebar",
+    "apply the same patch as last time to the telescope scheduler",
+    "implement the retry policy Oksana described in yesterday's standup",
+    "per my previous comment, rework the hopper firmware loop",
+    "please make the changes the auditors asked for in the grain-silo service",
+    "update the legend like in the screenshot",
+    "you know which module, just make it pure",
+    "whatever Tomasz did before, do it again for the ferry feed",
+    "as per the memo, bump the tide-gauge thresholds",
+    "the migration from earlier failed again, sort it",
+    "faz aquele ajuste no parser de boias",
+    "aplica o que a Beatriz mandou no canal",
+    "haz lo que hablamos del cache de partituras",
+    "mach das bitte wie besprochen im Dosierdienst",
+])
+def test_a_request_that_points_at_unseen_context_is_recognised(query):
+    assert unseen_reference(query)
+
+
+@pytest.mark.parametrize("query", [
+    "on call rn, where do we retry failed kiln readings?",
+    'from the retro: "find where we set ORCHARD_API_URL"',
+    "I'm reviewing last week's incident. How does SluiceGate release its lock on timeout?",
+    'Exception in thread "main" java.lang.IllegalStateException at Choir.seat(Choir.java:42)',
+    "search the migrations folder for anything that adds an index on the email column",
+    "trace the flow from the email link to the database write for password resets",
+    "In the meeting they said recalcularTarifa rounds wrong; where is it defined?",
+    "same result as `sorted()` but stable for ties: is that guaranteed?",
+])
+def test_a_passing_mention_is_not_a_reference(query):
+    assert unseen_reference(query) is None
+
+
+def _gold_rows():
+    for path in sorted(DATA.rglob("*.jsonl")):
+        for line in path.open():
+            row = json.loads(line)
+            yield path.relative_to(DATA), row["user_query"], row["output"]
+
+
+def test_no_gold_decision_in_any_dataset_is_one_the_guard_would_replace():
+    """Every training, test, curated and held-out row: the guard never turns a right search, program or answer
+    into a question."""
+    replaced = [(str(path), query[:80]) for path, query, gold in _gold_rows()
+                if (gold["status"] == "complete" or gold["tool_use"]["tool_name"] in ("codebase_search", "sandbox_exec"))
+                and unseen_reference(query)]
+    assert replaced == []
+
+
+def route(decision: dict, query: str, *, context: str | None = None, reasoning: bool = True, **guards):
+    router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64,
+                    **({"unseen_context_guard": True} | guards))
+    return asyncio.run(router.route(query, context=context, reasoning=reasoning))
+
+
+@pytest.mark.parametrize("decision", [SEARCH, SANDBOX, ANSWER])
+def test_a_guess_at_unseen_context_becomes_a_question(decision):
+    result = route(decision, "apply the fix Marta suggested in Thursday's call to the rate limiter")
+    assert result.unseen_context and result.decision.tool_use.tool_name == "ask_human"
+    args = result.decision.tool_use.arguments
+    assert "Marta suggested" in args.question and "proposed" in args.context
+
+
+@pytest.mark.parametrize(("decision", "kwargs"), [
+    (READ, {}),  # file_manager only reaches a path the user wrote
+    (SEARCH, {"context": "Marta suggested a token bucket with 20 tokens"}),  # what it points at may be here
+    (SEARCH, {"unseen_context_guard": False}),
+])
+def test_a_named_file_a_given_context_or_the_guard_off_leaves_the_call(decision, kwargs):
+    result = route(decision, "apply the fix Marta suggested in Thursday's call to src/limiter.py", **kwargs)
+    assert not result.unseen_context
+    assert result.decision.tool_use.tool_name == decision["tool_use"]["tool_name"]
+
+
+def test_an_ordinary_request_passes():
+    assert not route(SEARCH, "where is the rate limiter configured?").unseen_context
+
+
+def test_a_destructive_request_is_asked_about_as_one():
+    result = route(SANDBOX, "wipe the cache like we discussed", destructive_guard=True)
+    assert result.destructive and not result.unseen_context
+
+
+def test_with_reasoning_off_the_question_carries_no_thought():
+    thoughtless = {key: value for key, value in SEARCH.items() if key != "thought"}
+    result = route(thoughtless, "do the thing we talked about", reasoning=False)
+    assert result.unseen_context and result.decision.thought is None
+
+
+@pytest.mark.parametrize("query", [
+    "apply the " + "x" * 90 + " from earlier",  # a quoted word longer than a thought's words may be
+    "do the thing we\n\n\t talked about",  # a phrase across lines
+    "tear\n" + "y" * 90 + " down",  # the destructive guard's phrase, too
+])
+def test_a_hostile_phrase_still_gives_a_valid_decision(query):
+    result = route(SANDBOX, query, destructive_guard=True)
+    assert result.decision.tool_use.tool_name == "ask_human"
+    assert "\n" not in result.decision.thought and max(map(len, result.decision.thought.split())) <= 60
+
+
+def test_a_stream_holds_an_answer_that_the_guard_could_replace():
+    router = Router(FakeEngine(delay=0, text=json.dumps(ANSWER)), max_tokens=64, unseen_context_guard=True)
+    assert router.may_override("do the thing we talked about", answers=True)
+    assert not router.may_override("what is a token bucket?", answers=True)
+
+
+def test_the_served_router_applies_the_guard_by_default():
+    from service.settings import Settings
+
+    assert Settings().unseen_context_guard
+
