@@ -7,6 +7,10 @@ of exactly one block or quoted span of the request, the user's text replaces it,
 for paths (`contract.safety.closest_written_path`). Nothing is put in that the user did not write, and a
 string that is already the user's, or like none of it, is left alone.
 
+A request to remove the one thing it quotes in backticks ("remove the line `print(x)` from app.py") spells
+the whole patch out: that span into nothing. There the model's strings (a target cut short, a replacement
+it made up) give way to it; a target that is already text the user wrote around that span is kept.
+
 What it does not cover: content the user asked to be changed from what they pasted ("like this, but with
 port 8080") is a near copy too, and would be put back to what they pasted.
 """
@@ -20,8 +24,9 @@ from difflib import SequenceMatcher
 
 _QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<!\w)'([^'\n]+)'(?!\w)")
 """A span in backticks, in double quotes, or in single quotes that are not apostrophes."""
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
-_REMOVAL = re.compile(r"\b(?:remove|delete|drop|take out|get rid of|strip|rip out)\b", re.IGNORECASE)
+_REMOVAL = re.compile(r"\b(?:remove|delete|drop|take\s+out|get\s+rid\s+of|strip|rip\s+out|nuke|kill)\b", re.IGNORECASE)
 SIMILAR_STRING = 0.8
 """How alike (difflib ratio) a patch string and a span the user quoted must be to count as a copy with a slip."""
 SIMILAR_CONTENT = 0.6
@@ -87,6 +92,17 @@ def written_content(content: str, text: str) -> str | None:
     if len(scored) > 1 and scored[1][:2] == scored[0][:2] or scored[0][2] == content:
         return None
     return scored[0][2] + "\n"
+
+
+def spelled_out_removal(path: str, text: str) -> str | None:
+    """The span a request to remove one thing in backticks from the file at `path` quotes: the only
+    backticked span other than the path itself (or part of it), with a removal verb outside the quotes ("nuke
+    the `X` line"). None when there are none or several (a swap, "remove `a`, use `b`", is no removal), or no
+    such verb. Only backticks: in unquoted code (`print("DEBUG", x)`) a double-quoted span is a string inside it."""
+    if not _REMOVAL.search(_QUOTED.sub(" ", text)):
+        return None
+    spans = {span for span in _BACKTICKED.findall(text) if span.strip() and span not in path}
+    return spans.pop() if len(spans) == 1 else None
 
 
 def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.copying import written_content, written_patch
+from contract.copying import spelled_out_removal, written_content, written_patch
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
     FileWrite, RunningDecision,
@@ -150,8 +150,9 @@ class Router:
         confidence: dict[str, float], *, reasoning: bool = True, may_ask: bool = True,
     ) -> Guarded:
         """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
-        mode share them. The path guard first tries the written path the model's is a slip of, then asks;
-        the mode rule comes last, so it also sees a search whose invented scope was just dropped.
+        mode share them. The path guard first tries the written path the model's is a slip of (before the
+        copy repair, which reads the path), and asks only after the destructive guard; the mode rule comes
+        last, so it also sees a search whose invented scope was just dropped.
         `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human) keeps the guards that
         would answer with ask_human off; the scope guard, the mode rule and the copy repair only change a call's
         arguments.
@@ -164,6 +165,9 @@ class Router:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
         # The context is text the user (or their agent) gave too: a path or text written there is given.
         given = f"{query}\n{context or ''}"
+        repaired = self.path_guard and _unnamed_file(given, decision) and _with_written_path(given, decision)
+        if repaired:
+            decision = repaired
         copied = self.copy_repair and _with_written_text(given, decision)
         if copied:
             decision = copied
@@ -175,11 +179,7 @@ class Router:
         reference = unseen_reference(query) if unseen else None
         if reference:
             decision = _ask_what_they_mean(query, reference, decision, reasoning)
-        unnamed = self.path_guard and _unnamed_file(given, decision)
-        repaired = unnamed and _with_written_path(given, decision)
-        if repaired:
-            decision, unnamed = repaired, False
-        unnamed = unnamed and may_ask
+        unnamed = may_ask and self.path_guard and _unnamed_file(given, decision)
         if unnamed:
             decision = _ask_which_file(query, decision, reasoning)
         unscoped = self.scope_guard and invents_scope(decision, given)
@@ -395,10 +395,25 @@ def _with_written_text(text: str, decision: RunningDecision | CompleteDecision) 
         content = written_content(args.content, text)
         return None if content is None else _with_arguments(decision, content=content)
     if isinstance(args, FilePatch):
-        strings = written_patch(args.target_string, args.replacement_string, text)
-        return None if strings is None else _with_arguments(
-            decision, target_string=strings[0], replacement_string=strings[1])
+        strings = _removal(args, text) or written_patch(args.target_string, args.replacement_string, text)
+        if strings is None or strings == (args.target_string, args.replacement_string):
+            return None
+        return _with_arguments(decision, target_string=strings[0], replacement_string=strings[1])
     return None
+
+
+def _removal(args: FilePatch, text: str) -> tuple[str, str] | None:
+    """The strings of a patch that removes the one thing a request to remove it quotes
+    (`contract.copying.spelled_out_removal`), where the path is a file the user wrote with a `.` or a folder in
+    it (a bare capitalised word, "run DELETE FROM ...", is no file to patch). A target that is already text the
+    user wrote around that span is kept; the replacement is emptied either way."""
+    path = args.path
+    if not (_names_a_file(path, text) and ("." in path or "/" in path)):
+        return None
+    span = spelled_out_removal(path, text)
+    if span is None:
+        return None
+    return (args.target_string if span in args.target_string and args.target_string in text else span), ""
 
 
 def _with_arguments(decision: RunningDecision, **changes) -> RunningDecision:

@@ -16,11 +16,11 @@ THOUGHT = "The user gave the file and its text, so the file manager makes the ch
 
 
 def _route(arguments: dict, query: str, *, copy_repair: bool = True, destructive_guard: bool = False,
-           context: str | None = None):
+           context: str | None = None, path_guard: bool = False):
     decision = {"status": "running", "thought": THOUGHT,
                 "tool_use": {"tool_name": "file_manager", "arguments": arguments}}
     router = Router(FakeEngine(delay=0, text=json.dumps(decision)), max_tokens=64, copy_repair=copy_repair,
-                    destructive_guard=destructive_guard)
+                    destructive_guard=destructive_guard, path_guard=path_guard)
     return asyncio.run(router.route(query, context=context))
 
 
@@ -99,6 +99,53 @@ def test_text_in_the_context_counts_as_written_and_the_destructive_guard_judges_
                      "replacement_string": "debug = True"}, query, destructive_guard=True)
     assert result.repaired_copy and not result.destructive
     assert result.decision.tool_use.arguments.replacement_string == ""
+
+
+def _patch(path: str, target: str, replacement: str) -> dict:
+    return {"operation": "patch", "path": path, "target_string": target, "replacement_string": replacement}
+
+
+@pytest.mark.parametrize(("target", "replacement"), [
+    ("log.Printf\n", ""),  # a target cut short
+    ('log.Printf("DEBUG token=%s", tok)', "it leaks into prod logs"),  # a replacement the model made up
+    ("log.Printf(", 'log.Printf("DEBUG token=%s", tok)'),  # both
+])
+def test_a_removal_the_user_spelled_out_takes_its_quoted_span_and_goes_ahead(target, replacement):
+    query = 'remove the line `log.Printf("DEBUG token=%s", tok)` from cmd/relay/main.go, it leaks into prod logs'
+    result = _route(_patch("cmd/relay/main.go", target, replacement), query, destructive_guard=True)
+    args = result.decision.tool_use.arguments
+    assert result.repaired_copy and not result.destructive
+    assert (args.target_string, args.replacement_string) == ('log.Printf("DEBUG token=%s", tok)', "")
+
+
+@pytest.mark.parametrize(("arguments", "query"), [
+    # A swap: two spans, the model's strings stand.
+    (_patch("app.py", "debug = True", "debug = False"), "remove `debug = True` from app.py, use `debug = False`"),
+    # Unquoted code: the double-quoted string inside it is not the thing to remove.
+    (_patch("api/webhook.py", 'print("DEBUG payload", payload)', ""),
+     'remove the print("DEBUG payload", payload) line from api/webhook.py'),
+    # No removal asked for.
+    (_patch("app.py", "x", "y"), "in app.py change `x` to `y`"),
+])
+def test_a_request_that_is_not_one_spelled_out_removal_keeps_the_models_strings(arguments, query):
+    result = _route(arguments, query)
+    assert not result.repaired_copy
+    assert result.decision.tool_use.arguments.target_string == arguments["target_string"]
+
+
+def test_a_removal_patch_of_a_word_that_is_no_file_is_still_asked():
+    """"DELETE" is a valid relative path and all capitals, like LICENSE; a removal is never made on it."""
+    result = _route(_patch("DELETE", "x", "y"), "run `DELETE FROM users` on prod, then drop `x` from DELETE",
+                    destructive_guard=True)
+    assert result.destructive and result.decision.tool_use.tool_name == "ask_human"
+
+
+def test_a_path_slip_is_repaired_before_the_destructive_guard_judges_the_edit():
+    query = "in src/handlers/orders.py remove the line `print(order)`"
+    result = _route(_patch("src/handlers/order.py", "print(order)", ""), query, destructive_guard=True,
+                    path_guard=True)
+    assert result.repaired_path and not result.destructive
+    assert result.decision.tool_use.arguments.path == "src/handlers/orders.py"
 
 
 def test_a_hostile_request_cannot_make_the_repair_slow():
