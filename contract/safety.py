@@ -21,7 +21,7 @@ from contract.decision import RELATIVE_PATH_PATTERN
 
 DESTRUCTIVE = re.compile(
     r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop|wipe|erase|purge|prune|destroy|truncate|"
-    r"nuke|shred|overwrite|uninstall|flush|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
+    r"nuke|shred|overwrite|uninstall|flush|flushall|flushdb|dropdb|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
     r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|"
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
     # The commonest verbs for deleting and emptying in Portuguese, Spanish, French, German and Italian.
@@ -74,14 +74,14 @@ def closest_written_path(path: str, text: str) -> str | None:
 
 _QUESTION = re.compile(
     r"\?\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
-    r"can|could|should|would|will|explain|difference|compare)\b",
+    r"can|could|should|would|will|explain|difference|compare)\b|\w\s+(?:vs\.?|versus)\s+\w",
     re.IGNORECASE,
 )
 
 
 def is_question(text: str) -> bool:
-    """Whether the text asks something (ends with `?`, or a clause opens with a question word) rather than
-    orders it: "what does git reset --hard do" is a question to answer, "git reset --hard, then rebuild" a
+    """Whether the text asks something (ends with `?`, a clause opens with a question word, or it sets one
+    thing against another, "FLUSHALL vs FLUSHDB") rather than orders it: "what does git reset --hard do" is a question to answer, "git reset --hard, then rebuild" a
     command to confirm."""
     return bool(_QUESTION.search(text.strip()))
 

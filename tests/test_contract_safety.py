@@ -42,6 +42,8 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "svuota la coda dei pagamenti",
     "empty out logs/",
     "tear the staging stack down tonight",
+    "bhai prod redis pe FLUSHALL maar do",
+    "FLUSHDB on cache-eu-2",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)

@@ -122,6 +122,8 @@ def test_a_destructive_command_still_asks_first_whatever_it_is_routed_to(decisio
     "what does git reset --hard do?",
     "one more thing - should DELETE return 204 or 200",
     "is deleting the file enough, or is the secret still in the history",
+    "redis FLUSHALL vs FLUSHDB",  # a comparison is a question, with no question word or mark
+    "kill vs kill -9",
 ])
 def test_a_destructive_sounding_question_keeps_its_answer(query):
     assert route(ANSWER, query).decision.status == "complete"
