@@ -173,6 +173,10 @@ def test_fit_prior_is_deterministic_and_learns_the_training_split(tmp_path):
     assert first["rows"] == 300 and first["train_accuracy"] > 0.9, first
     loaded = DecisionPrior(tmp_path / "a.npz", 1.0)
     assert loaded.meta["rows"] == 300 and loaded.meta["embedder"] == "all-MiniLM-L6-v2"
+    more = tmp_path / "more.jsonl"
+    more.write_text("\n".join(rows[:20]) + "\n")
+    both = train_prior(data, tmp_path / "c.npz", also=[more])
+    assert both["rows"] == 320 and both["data"] == f"{data} + {more}"
 
 
 class _LlamaCppRecorder(_Recorder):

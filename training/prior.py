@@ -47,20 +47,23 @@ def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3
     return (weights.detach() * _SCALE).numpy(), bias.detach().numpy()
 
 
-def train_prior(train: Path, out: Path, *, l2: float = 1e-3) -> dict:
-    """Embed every training request, fit the classifier, write `out` (.npz); returns a summary."""
+def train_prior(train: Path, out: Path, *, also: Sequence[Path] = (), l2: float = 1e-3) -> dict:
+    """Embed every training request (of `train` and of each file in `also`), fit the classifier, write `out`
+    (.npz); returns a summary. `also` adds rows that only the prior learns from: the adapter's training split
+    stays what the shipped adapter was trained on (docs/training.md, "Decision prior")."""
     from tool_executors.embedder import MiniLMEmbedder
     from training.formatting import load_examples
 
     started = time.perf_counter()
-    examples = load_examples(train)
+    examples = [example for path in (train, *also) for example in load_examples(path)]
     embedder = MiniLMEmbedder(max_tokens=128)
     embeddings = embedder.embed([e.user_query for e in examples])
     labels = [label(e.output) for e in examples]
     weights, bias = fit_prior(embeddings, labels, l2=l2)
     predicted = np.array(CLASSES)[(embeddings @ weights + bias).argmax(1)]
     summary = {"rows": len(examples), "train_accuracy": round(float((predicted == np.array(labels)).mean()), 4),
-               "embedder": embedder.name, "max_tokens": embedder.max_tokens, "l2": l2, "data": str(train),
+               "embedder": embedder.name, "max_tokens": embedder.max_tokens, "l2": l2,
+               "data": " + ".join(str(path) for path in (train, *also)),
                "seconds": round(time.perf_counter() - started, 1)}
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as file:  # np.savez(path) would append ".npz" to any other name
