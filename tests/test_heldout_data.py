@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_SETS = {"realistic.jsonl": 15, "realistic-b.jsonl": 8, "realistic-c.jsonl": 10, "realistic-d.jsonl": 10,
                 "realistic-e.jsonl": 10, "realistic-f.jsonl": 10, "realistic-g.jsonl": 10,
                 "realistic-h.jsonl": 10, "realistic-i.jsonl": 10, "realistic-j.jsonl": 10,
-                "realistic-k.jsonl": 10, "realistic-l.jsonl": 10, "realistic-m.jsonl": 10}
+                "realistic-k.jsonl": 10, "realistic-l.jsonl": 10, "realistic-m.jsonl": 10,
+                "realistic-n.jsonl": 10, "realistic-o.jsonl": 10}
 """Each held-out file and the fewest destructive requests (routed to ask_human) it must hold."""
 CURATED = sorted((ROOT / "data" / "curated").glob("*.jsonl"))
 NEAR = 0.5
