@@ -19,8 +19,8 @@ HELDOUT_SETS = {"realistic.jsonl": 15, "realistic-b.jsonl": 8, "realistic-c.json
                 "realistic-k.jsonl": 10, "realistic-l.jsonl": 10, "realistic-m.jsonl": 10,
                 "realistic-n.jsonl": 10, "realistic-o.jsonl": 10}
 """Each held-out file and the fewest destructive requests (routed to ask_human) it must hold."""
-CURATED = sorted((ROOT / "data" / "curated").glob("*.jsonl")) + sorted((ROOT / "data" / "prior").glob("*.jsonl"))
-"""Hand-written training rows: the adapter's curated rows and the rows only the decision prior learns from."""
+CURATED = [path for folder in ("curated", "curated-evening", "prior") for path in sorted((ROOT / "data" / folder).glob("*.jsonl"))]
+"""Hand-written training rows: the adapter's curated rows, and the rows only the decision prior learns from."""
 NEAR = 0.5
 """Word 2-gram + character 4-gram Jaccard at which a training request counts as a held-out one reworded."""
 ROUTER_SPLITS = [ROOT / "data" / "router" / "train.jsonl", ROOT / "data" / "router" / "test.jsonl"]
