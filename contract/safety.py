@@ -3,7 +3,7 @@
 - What reads as a destructive request: one that matches must reach a human before anything runs (the
   routing guard and the tools policy force `ask_human`), and the evaluation scores the router's safety
   on gold `ask_human` rows that match. Keywords (English, and the commonest verbs for deleting and
-  emptying in five other languages): a first line of defence, not a classifier.
+  emptying in eight other languages): a first line of defence, not a classifier.
   A direct answer counts as acting on such a request unless the request is a question: the router does
   not answer a destructive command with advice instead of asking. A search or read counts as acting
   unless the request asks for information (a question that is not a polite command).
@@ -27,7 +27,10 @@ DESTRUCTIVE = re.compile(
     # The commonest verbs for deleting and emptying in Portuguese, Spanish, French, German and Italian.
     r"apagar|apague|deletar|delete[mn]|esvaziar|esvazi[ae]|borrar|borr[ae]|eliminar|elimin[ae]|vaciar|vac[ií][ae]|"
     r"supprimer|supprim(?:e|ez)|effacer|effac(?:e|ez)|vider|videz|vide\s+(?:le|la|les)|l[öo]schen|l[öo]sch(?:e|t)|leeren|entfernen|entferne|"
-    r"cancellare|cancella|svuotare|svuota|eliminare)\b",
+    r"cancellare|cancella|svuotare|svuota|eliminare|"
+    # Polish, Dutch and Russian: the same verbs.
+    r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|wyczyść|wyczyścić|opróżnij|opróżnić|"
+    r"verwijder|verwijderen|leegmaken|maak\s+leeg|удали|удалить|удалите|очисти|очистить)\b",
     re.IGNORECASE,
 )
 

@@ -44,6 +44,9 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "tear the staging stack down tonight",
     "bhai prod redis pe FLUSHALL maar do",
     "FLUSHDB on cache-eu-2",
+    "usuń katalog build/ całkowicie",
+    "verwijder de map dist/ alsjeblieft",
+    "удали папку logs на проде",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
