@@ -149,17 +149,22 @@ class Router:
         self, query: str, context: str | None, decision: RunningDecision | CompleteDecision,
         confidence: dict[str, float], *, reasoning: bool = True, may_ask: bool = True,
     ) -> Guarded:
-        """The served guards, in order, over one decision of the model's; `/route` and the chat API's router
-        mode share them. The path guard first tries the written path the model's is a slip of (before the
-        copy repair, which reads the path), and asks only after the destructive guard; the mode rule comes
-        last, so it also sees a search whose invented scope was just dropped.
+        """The served guards over one decision of the model's, in this order; `/route` and the chat API's router
+        mode share them.
+
+        1. The confidence threshold.
+        2. The repairs of text the model copied from the user: a path slip (the path guard), then a write's
+           content or a patch's strings (the copy repair, which reads the path).
+        3. The destructive guard, which so judges the call that would run.
+        4. The unseen-context guard; after the destructive guard, so a destructive request is asked about as
+           one. A request with a context is left to the model: what it points at may be there.
+        5. The path guard's question about a path the user never wrote.
+        6. The scope guard, then the mode rule, which so also sees a search whose invented scope was dropped.
+
         `may_ask=False` (a chat request whose tools or tool_choice leave out ask_human) keeps the guards that
-        would answer with ask_human off; the scope guard, the mode rule and the copy repair only change a call's
-        arguments.
-        A guard that fires returns a new decision object: `decision` itself comes back when none did.
-        The copy repair comes before the destructive guard, so that the guard judges the call that would run;
-        the unseen-context guard comes after it, so that a destructive request is asked about as one. A request
-        with a context is left to the model: what it points at may be there."""
+        would answer with ask_human off; the repairs, the scope guard and the mode rule only change a call's
+        arguments. A guard that fires returns a new decision object: `decision` itself comes back when none
+        did."""
         low = may_ask and below_threshold(confidence, self.confidence_threshold)
         if low:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
