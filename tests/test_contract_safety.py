@@ -55,6 +55,7 @@ def test_destructive_requests_are_caught(request_text):
 @pytest.mark.parametrize("request_text", [
     "where is the User class defined?",
     "add a dropdown to the settings page",
+    "any layouts still using the old drop-down Spinner? they should all move to the new picker",
     "what does the clear() method of ListCache do",
     "read src/app.py",
     "compute 2 ** 64",
