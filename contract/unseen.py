@@ -7,8 +7,8 @@ adapter, trained mostly on vague requests of another kind ("make it faster"), se
 the request's words instead (docs/heldout.md counts it as the commonest wrong decision on unseen requests).
 The routing guard (`ROUTER_UNSEEN_CONTEXT_GUARD`) asks instead when this pattern matches.
 
-Keywords, English first, and the commonest phrasings in Portuguese, Spanish and German: a first line, not a
-classifier. Each part below names one way people point at what the router cannot see; a passing mention
+Keywords, English first, and the commonest phrasings in Portuguese, Spanish, German, French, Italian,
+Polish and Hindi-English: a first line, not a classifier. Each part below names one way people point at what the router cannot see; a passing mention
 ("on call", "from the retro: <the text itself>", "last week's incident") is not one.
 """
 
@@ -45,10 +45,19 @@ _PARTS = (
     r"whatever\s+\w+\s+(?:did|said|suggested|wanted)",
     r"what\s+(?:\w+\s+){1,3}(?:requested|asked\s+for|suggested|wanted)\b",  # "what reviewer 2 requested"
     r"(?:like|as)\s+(?:in\s+)?(?:that|the)\s+(?:website|site|screenshot|mock-?up|design|picture|image|photo|video)\b",
-    r"wie\s+(?:auf|in|im)\s+\w+|besprochen|wie\s+gestern",  # German
+    # "the approach from alex's PR", "same tolerance as in the paper draft"
+    r"(?:approach|fix|change|patch|solution|version)\s+(?:from|in)\s+(?:\w+'?s\s+)?(?:pr|mr|branch|fork|commit)\b",
+    r"as\s+in\s+the\s+(?:paper|draft|slides|deck|notes|proposal|email|ticket)\b",
+    r"wie\s+(?:auf|in|im)\s+\w+|besprochen|wie\s+gestern|wie\s+letztes\s+mal",  # German
+    r"dont\s+on\s+a\s+parl[ée]|comme\s+(?:la\s+derni[èe]re\s+fois|convenu|on\s+a\s+dit|hier)",  # French
+    r"come\s+(?:l'ultima\s+volta|abbiamo\s+detto|concordato|ieri)|di\s+cui\s+abbiamo\s+parlato",  # Italian
+    r"jak\s+(?:ostatnio|ostatnim\s+razem|ustaliliśmy|wczoraj)|o\s+którym\s+rozmawialiśmy",  # Polish
+    r"discuss\s+hu[aei]|(?:kal|parso)\s+(?:ki\s+|wali\s+|ke\s+)?(?:call|meeting|standup)|"
+    r"jo\s+(?:\w+\s+){1,3}ne\s+(?:bheje|bheja|bheji|bola|kaha)\b",  # Hindi-English
     r"que\s+(?:o|a)\s+\w+\s+(?:pediu|mandou|falou|sugeriu)\b|aquel[ae]\s+(?:ajuste|mudança|coisa|correção)|"
-    r"como\s+(?:combinamos|falamos|conversamos)",  # Portuguese
-    r"(?:lo\s+que|como)\s+(?:hablamos|acordamos|dijimos|comentamos)|que\s+\w+\s+(?:pidió|mandó|sugirió)\b",  # Spanish
+    r"como\s+(?:combinamos|falamos|conversamos|da\s+[úu]ltima\s+vez)",  # Portuguese
+    r"(?:lo\s+que|como)\s+(?:hablamos|acordamos|dijimos|comentamos)|que\s+\w+\s+(?:pidió|mandó|sugirió)\b|"
+    r"como\s+la\s+[úu]ltima\s+vez",  # Spanish
 )
 
 UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")", re.IGNORECASE)

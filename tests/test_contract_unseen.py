@@ -39,6 +39,12 @@ READ = {"status": "running", "thought": THOUGHT,
     "aplica o que a Beatriz mandou no canal",
     "haz lo que hablamos del cache de partituras",
     "mach das bitte wie besprochen im Dosierdienst",
+    "bring in the retry approach from Priya's branch",
+    "set the thresholds as in the proposal",
+    "applique la correction dont on a parlé jeudi au module de quais",
+    "rifallo come l'ultima volta per il servizio dei turni",
+    "zrób to jak ostatnio w module rozkładów",
+    "jo config Ankit ne bheje the wahi laga do",
 ])
 def test_a_request_that_points_at_unseen_context_is_recognised(query):
     assert unseen_reference(query)
@@ -53,6 +59,8 @@ def test_a_request_that_points_at_unseen_context_is_recognised(query):
     "trace the flow from the email link to the database write for password resets",
     "In the meeting they said recalcularTarifa rounds wrong; where is it defined?",
     "same result as `sorted()` but stable for ties: is that guaranteed?",
+    "as in the example below, parse `2024-03-01T10:00` into a datetime",
+    "which PR added the fix in the retry branch?",
 ])
 def test_a_passing_mention_is_not_a_reference(query):
     assert unseen_reference(query) is None
