@@ -47,6 +47,10 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "usuń katalog build/ całkowicie",
     "verwijder de map dist/ alsjeblieft",
     "удали папку logs на проде",
+    "prod bucket'ını tamamen boşalt",
+    "xóa thư mục build/ đi",
+    "本番の logs ディレクトリを削除して",
+    "把 prod 的 redis 清空",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
