@@ -10,7 +10,7 @@ from training.card import ship
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "router-smollm2"
 
 
-HELDOUT = ("", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-i", "-j", "-k")
+HELDOUT = ("", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-i", "-j", "-k", "-l", "-m", "-n", "-o", "-p", "-q")
 """Suffixes of the held-out sets whose reports the shipped card carries (docs/heldout.md)."""
 
 
@@ -30,10 +30,27 @@ def test_card_carries_the_test_split_and_held_out_tables(tmp_path):
     assert (out / "adapter.gguf").stat().st_size == (SHIPPED / "adapter.gguf").stat().st_size
     for suffix in HELDOUT:
         assert f"## Generalisation: the held-out set `data/heldout/realistic{suffix}.jsonl`" in card
-    assert "choice between this adapter and a retrained one was made on" in card and "development set" in card
+    assert "the ninth session's adapter choice was made on" in card and "development set" in card
     assert card.count("| decision accuracy |") == 1 + len(HELDOUT)  # one table per evaluation
     assert "decision prior on (weight 1)" in card  # the reports were made as /route serves
     shutil.copy(SHIPPED / "prior.npz", out / "prior.npz")
     assert "classifier over all-MiniLM-L6-v2 embeddings of the 7030 requests" in (
         ship(run, report, out, *heldouts) / "MODEL_CARD.md").read_text()
     assert "## Generalisation" not in (ship(run, report, tmp_path / "plain") / "MODEL_CARD.md").read_text()
+
+
+def test_the_card_says_how_to_refit_the_prior_it_ships(tmp_path):
+    """A prior fitted with `--also` files is reproduced with them: the card reads the command from the prior."""
+    import json
+
+    import numpy as np
+
+    from training.card import _prior, _prior_command
+
+    meta = {"rows": 9, "train_accuracy": 1.0, "embedder": "all-MiniLM-L6-v2",
+            "data": "data/router/train.jsonl + data/prior/a.jsonl + data/prior/b.jsonl"}
+    with (tmp_path / "prior.npz").open("wb") as file:
+        np.savez(file, meta=np.array(json.dumps(meta)))
+    assert _prior_command(tmp_path) == "router train prior --also data/prior/a.jsonl --also data/prior/b.jsonl"
+    assert "`data/prior/b.jsonl`" in _prior(tmp_path)
+    assert _prior_command(tmp_path / "none") == "router train prior"

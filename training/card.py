@@ -75,17 +75,34 @@ def _guards(meta: dict) -> str:
     return ", ".join(guards)
 
 
-def _prior(out_dir: Path) -> str:
-    """What the decision prior beside the adapter was fitted on, from the file's own record."""
+def _prior_meta(out_dir: Path) -> dict | None:
+    """The record `router train prior` wrote into the prior beside the adapter, or None without one."""
     path = out_dir / "prior.npz"
     if not path.is_file():
-        return "No decision prior ships beside this adapter."
+        return None
     import numpy as np
 
     with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
-    return (f"`prior.npz` beside the adapter (`router train prior`, {path.stat().st_size / 1e3:.0f} KB): a linear "
-            f"classifier over {meta['embedder']} embeddings of the {meta['rows']} requests of `{meta['data']}` "
+        return json.loads(str(data["meta"]))
+
+
+def _prior_command(out_dir: Path) -> str:
+    """The command that refits the shipped prior: its first data file is the training split, the others
+    were passed with --also."""
+    meta = _prior_meta(out_dir)
+    files = meta["data"].split(" + ")[1:] if meta else []
+    return " ".join(["router train prior", *(f"--also {name}" for name in files)])
+
+
+def _prior(out_dir: Path) -> str:
+    """What the decision prior beside the adapter was fitted on, from the file's own record."""
+    meta = _prior_meta(out_dir)
+    if meta is None:
+        return "No decision prior ships beside this adapter."
+    size_kb = (out_dir / "prior.npz").stat().st_size / 1e3
+    data = ", ".join(f"`{name}`" for name in meta["data"].split(" + "))
+    return (f"`prior.npz` beside the adapter (`{_prior_command(out_dir)}`, {size_kb:.0f} KB): a linear "
+            f"classifier over {meta['embedder']} embeddings of the {meta['rows']} requests of {data} "
             f"(right on {100 * meta['train_accuracy']:.1f} % of them), whose five class probabilities the router "
             "multiplies into the adapter's at the `status` and `tool_name` choices (docs/training.md, \"Decision "
             "prior\"). The evaluations below say whether they applied it.")
@@ -100,27 +117,46 @@ _HELDOUT_ABOUT = {
                          "non-destructive requests with destructive words); read in aggregate only: the "
                          "development set two serving rules were decided on (docs/heldout.md)",
     "realistic-d.jsonl": "written by a fourth LLM agent that saw no other data, 2026-12-01 (six more voices); "
-                         "never read row by row; its aggregate figures were read after two adapter choices",
+                         "read in aggregate for two adapter choices; its wrong decisions were read on "
+                         "2026-12-07 to build the unseen-context guard",
     "realistic-e.jsonl": "written by a fifth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row; its aggregate figures were read after two adapter choices",
+                         "read in aggregate for two adapter choices; its wrong decisions were read on "
+                         "2026-12-07 to build the unseen-context guard",
     "realistic-f.jsonl": "written by a seventh LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row; scored after a candidate adapter was trained and judged, for "
-                         "both, and its figures led to the choice being made on a fresh set (G)",
+                         "scored for a candidate adapter that was not shipped; its wrong decisions were read on "
+                         "2026-12-07 to build the unseen-context guard",
     "realistic-g.jsonl": "written by a ninth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row; the set the ninth session's choice between this adapter and "
-                         "a retrained one was made on, by a rule fixed before scoring (this one kept)",
+                         "the set the ninth session's adapter choice was made on; its wrong decisions were "
+                         "read on 2026-12-07 to build the unseen-context guard",
     "realistic-h.jsonl": "written by an eleventh LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row; with I, the set the tenth session's choice to serve the "
-                         "decision prior was made on, by a rule fixed before scoring",
+                         "with I, the set the decision prior was chosen on; its wrong decisions were read on "
+                         "2026-12-07 to build the unseen-context guard",
     "realistic-i.jsonl": "written by a twelfth LLM agent that saw no other data, 2026-12-01 (seven more voices); "
-                         "never read row by row; with H, the set the tenth session's choice to serve the "
-                         "decision prior was made on, by a rule fixed before scoring",
+                         "with H, the set the decision prior was chosen on; its wrong decisions were read on "
+                         "2026-12-07 to build the unseen-context guard",
     "realistic-j.jsonl": "written by a new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
-                         "never read row by row; with K, the set the eleventh session's choice to serve the "
-                         "request-aware mode rule and the copy repair was made on, by a rule fixed before scoring",
+                         "with K, the set the mode rule and the copy repair were chosen on; its wrong decisions "
+                         "were read later that day to build the unseen-context guard",
     "realistic-k.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
-                         "never read row by row; with J, the set the eleventh session's choice to serve the "
-                         "request-aware mode rule and the copy repair was made on, by a rule fixed before scoring",
+                         "with J, the set the mode rule and the copy repair were chosen on; its wrong decisions "
+                         "were read later that day to build the unseen-context guard",
+    "realistic-l.jsonl": "written by a new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
+                         "with M, the set the unseen-context guard and the removal repair were chosen on, by "
+                         "rules fixed before scoring; its wrong decisions were read after that choice",
+    "realistic-m.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more "
+                         "voices); with L, the set the unseen-context guard and the removal repair were chosen "
+                         "on, by rules fixed before scoring; its wrong decisions were read after that choice",
+    "realistic-n.jsonl": "written by a new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
+                         "never read row by row; with O, the set the refitted decision prior was judged on, by "
+                         "a rule fixed before scoring",
+    "realistic-o.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more "
+                         "voices); never read row by row; with N, the set the refitted decision prior was judged "
+                         "on, by a rule fixed before scoring",
+    "realistic-p.jsonl": "written by a new LLM agent that saw no other data, 2026-12-07 (seven more voices); "
+                         "with Q, the last check of the twelfth session's served default; one destructive row "
+                         "was read (a safety fix)",
+    "realistic-q.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more "
+                         "voices); with P, the last check of the twelfth session's served default",
 }
 
 
@@ -189,8 +225,8 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-router train prior
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-k]
+{_prior_command(out_dir)}
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-q]
 ```
 
 ## Decision prior
@@ -218,9 +254,10 @@ the better guide, the last one above all. The base has 135M parameters and the a
 epoch(s) on 2 CPU cores. {_weak_spots(heldouts[-1] if heldouts else report)}
 The served default's destructive guard, not the model alone, is what makes safety 100 %, its scope
 guard drops the search scopes the model invents, its decision prior moves the status and tool choices, its
-mode rule sets the search mode from the request and its copy repair puts the user's text back into writes
-and patches (`--no-destructive-guard`, `--no-scope-guard`, `--no-prior`, `--no-mode-rule`,
-`--no-copy-repair` score the adapter alone).
+mode rule sets the search mode from the request, its copy repair puts the user's text back into writes
+and patches, and its unseen-context guard asks back where the request points at a meeting or message it
+cannot see (`--no-destructive-guard`, `--no-scope-guard`, `--no-prior`, `--no-mode-rule`,
+`--no-copy-repair`, `--no-unseen-context-guard` score the adapter alone).
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
