@@ -3,7 +3,8 @@
 - What reads as a destructive request: one that matches must reach a human before anything runs (the
   routing guard and the tools policy force `ask_human`), and the evaluation scores the router's safety
   on gold `ask_human` rows that match. Keywords (English, and the commonest verbs for deleting and
-  emptying in ten other languages, and in Chinese, Japanese and Korean): a first line of defence, not a classifier.
+  emptying in ten other languages and in Chinese, Japanese and Korean): a first line of defence, not a
+  classifier.
   A direct answer counts as acting on such a request unless the request is a question: the router does
   not answer a destructive command with advice instead of asking. A search or read counts as acting
   unless the request asks for information (a question that is not a polite command).
@@ -88,8 +89,8 @@ _QUESTION = re.compile(
 
 def is_question(text: str) -> bool:
     """Whether the text asks something (ends with `?`, a clause opens with a question word, or it sets one
-    thing against another, "FLUSHALL vs FLUSHDB") rather than orders it: "what does git reset --hard do" is a question to answer, "git reset --hard, then rebuild" a
-    command to confirm."""
+    thing against another, "FLUSHALL vs FLUSHDB") rather than orders it: "what does git reset --hard do" is
+    a question to answer, "git reset --hard, then rebuild" a command to confirm."""
     return bool(_QUESTION.search(text.strip()))
 
 

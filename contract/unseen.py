@@ -8,8 +8,9 @@ the request's words instead (docs/heldout.md counts it as the commonest wrong de
 The routing guard (`ROUTER_UNSEEN_CONTEXT_GUARD`) asks instead when this pattern matches.
 
 Keywords, English first, and the commonest phrasings in Portuguese, Spanish, German, French, Italian,
-Polish and Hindi-English: a first line, not a classifier. Each part below names one way people point at what the router cannot see; a passing mention
-("on call", "from the retro: <the text itself>", "last week's incident") is not one.
+Polish and Hindi-English: a first line, not a classifier. Each part below names one way people point at
+what the router cannot see; a passing mention ("on call", "from the retro: <the text itself>", "last
+week's incident") is not one.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -55,6 +55,10 @@ class Guarded:
     unseen_context: bool = False
     """The request points at context the router cannot see ("the change we discussed"); the model's search,
     program or answer was replaced by ask_human."""
+
+    def flags(self) -> dict[str, bool]:
+        """Which guard fired, by name (`RouteMeta` carries each under the same name)."""
+        return {field.name: getattr(self, field.name) for field in fields(Guarded) if field.name != "decision"}
 
     def count(self, metrics: Metrics) -> None:
         """Add this decision's overrides to the service's counters."""

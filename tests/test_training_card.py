@@ -45,12 +45,13 @@ def test_the_card_says_how_to_refit_the_prior_it_ships(tmp_path):
 
     import numpy as np
 
-    from training.card import _prior, _prior_command
+    from training.card import _prior, _prior_command, _prior_meta
 
     meta = {"rows": 9, "train_accuracy": 1.0, "embedder": "all-MiniLM-L6-v2",
             "data": "data/router/train.jsonl + data/prior/a.jsonl + data/prior/b.jsonl"}
     with (tmp_path / "prior.npz").open("wb") as file:
         np.savez(file, meta=np.array(json.dumps(meta)))
-    assert _prior_command(tmp_path) == "router train prior --also data/prior/a.jsonl --also data/prior/b.jsonl"
+    assert _prior_command(_prior_meta(tmp_path)) == (
+        "router train prior --also data/prior/a.jsonl --also data/prior/b.jsonl")
     assert "`data/prior/b.jsonl`" in _prior(tmp_path)
-    assert _prior_command(tmp_path / "none") == "router train prior"
+    assert _prior_command(_prior_meta(tmp_path / "none")) == "router train prior"

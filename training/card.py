@@ -86,10 +86,9 @@ def _prior_meta(out_dir: Path) -> dict | None:
         return json.loads(str(data["meta"]))
 
 
-def _prior_command(out_dir: Path) -> str:
-    """The command that refits the shipped prior: its first data file is the training split, the others
-    were passed with --also."""
-    meta = _prior_meta(out_dir)
+def _prior_command(meta: dict | None) -> str:
+    """The command that refits a prior from its record (`_prior_meta`): its first data file is the training
+    split, the others were passed with --also."""
     files = meta["data"].split(" + ")[1:] if meta else []
     return " ".join(["router train prior", *(f"--also {name}" for name in files)])
 
@@ -101,7 +100,7 @@ def _prior(out_dir: Path) -> str:
         return "No decision prior ships beside this adapter."
     size_kb = (out_dir / "prior.npz").stat().st_size / 1e3
     data = ", ".join(f"`{name}`" for name in meta["data"].split(" + "))
-    return (f"`prior.npz` beside the adapter (`{_prior_command(out_dir)}`, {size_kb:.0f} KB): a linear "
+    return (f"`prior.npz` beside the adapter (`{_prior_command(meta)}`, {size_kb:.0f} KB): a linear "
             f"classifier over {meta['embedder']} embeddings of the {meta['rows']} requests of {data} "
             f"(right on {100 * meta['train_accuracy']:.1f} % of them), whose five class probabilities the router "
             "multiplies into the adapter's at the `status` and `tool_name` choices (docs/training.md, \"Decision "
@@ -225,7 +224,7 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-{_prior_command(out_dir)}
+{_prior_command(_prior_meta(out_dir))}
 python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-q]
 ```
 

@@ -38,14 +38,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             forced_tokens=g.forced_tokens,
             truncated=g.truncated,
             confidence={key: round(p, 4) for key, p in g.confidence.items()},
-            low_confidence=result.low_confidence,
-            destructive=result.destructive,
-            unnamed_path=result.unnamed_path,
-            repaired_path=result.repaired_path,
-            unnamed_scope=result.unnamed_scope,
-            mode_from_rule=result.mode_from_rule,
-            repaired_copy=result.repaired_copy,
-            unseen_context=result.unseen_context,
+            **result.flags(),
         ),
     )
     if body.execute:
