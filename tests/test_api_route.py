@@ -31,6 +31,7 @@ def test_thirty_varied_requests_return_valid_decisions(client, queries):
         assert meta["completion_tokens"] > 0 and meta["prompt_tokens"] > 0 and meta["latency_ms"] > 0
         assert "adapter" in meta and meta["model"]
         assert 0 < meta["confidence"]["status"] <= 1 and meta["low_confidence"] is False
+        assert {"destructive", "unnamed_path", "repaired_copy", "unseen_context"} <= set(meta)  # every guard's flag
 
 
 def test_reasoning_off_leaves_the_thought_out(client):
