@@ -22,11 +22,12 @@ import re
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
+from contract.verbs import REMOVAL
+
 _QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<!\w)'([^'\n]+)'(?!\w)")
 """A span in backticks, in double quotes, or in single quotes that are not apostrophes."""
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
-_REMOVAL = re.compile(r"\b(?:remove|delete|drop|take\s+out|get\s+rid\s+of|strip|rip\s+out|nuke|kill)\b", re.IGNORECASE)
 SIMILAR_STRING = 0.8
 """How alike (difflib ratio) a patch string and a span the user quoted must be to count as a copy with a slip."""
 SIMILAR_CONTENT = 0.6
@@ -99,7 +100,7 @@ def spelled_out_removal(path: str, text: str) -> str | None:
     backticked span other than the path itself (or part of it), with a removal verb outside the quotes ("nuke
     the `X` line"). None when there are none or several (a swap, "remove `a`, use `b`", is no removal), or no
     such verb. Only backticks: in unquoted code (`print("DEBUG", x)`) a double-quoted span is a string inside it."""
-    if not _REMOVAL.search(_QUOTED.sub(" ", text)):
+    if not REMOVAL.search(_QUOTED.sub(" ", text)):
         return None
     spans = {span for span in _BACKTICKED.findall(text) if span.strip() and span not in path}
     return spans.pop() if len(spans) == 1 else None
@@ -112,6 +113,6 @@ def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] |
     spans = quoted_spans(text)
     fixed = [value if value == "" or value in text else closest_match(value, spans, SIMILAR_STRING) or value
              for value in (target, replacement)]
-    if fixed[1] == fixed[0] and _REMOVAL.search(text):
+    if fixed[1] == fixed[0] and REMOVAL.search(text):
         fixed[1] = ""
     return None if fixed == [target, replacement] else (fixed[0], fixed[1])

@@ -13,7 +13,8 @@ import typer
 
 app = typer.Typer(help="Evaluate the router (adapter vs the prompted baseline) and write a report.")
 
-GUARDS = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair", "unseen_context_guard")
+GUARDS = ("destructive_guard", "path_guard", "scope_guard", "mode_rule", "copy_repair", "unseen_context_guard",
+          "question_cues")
 """The served guards a report records (training/card.py names them in the model card)."""
 
 
@@ -43,6 +44,9 @@ def evaluate(
     unseen_context_guard: Annotated[bool, typer.Option(help="In-process: ask, as /route does, instead of searching, "
                                                        "running or answering when the request points at context "
                                                        "the router cannot see (ROUTER_UNSEEN_CONTEXT_GUARD).")] = True,
+    question_cues: Annotated[bool, typer.Option(help="In-process: rule choices out before the model decodes where "
+                                                "the request's phrasing settles them, as /route does "
+                                                "(ROUTER_QUESTION_CUES).")] = True,
     prior: Annotated[Optional[Path], typer.Option(
         help="In-process: the decision prior, as /route applies it (ROUTER_DECISION_PRIOR_PATH) "
         "[default: the shipped one].")] = None,
@@ -80,6 +84,7 @@ def evaluate(
         overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
                      "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
                      "copy_repair": copy_repair, "unseen_context_guard": unseen_context_guard,
+                     "question_cues": question_cues,
                      "decision_prior_weight": prior_weight}
         if model:
             overrides["model_path"] = model

@@ -58,9 +58,9 @@ class DecisionPrior:
         p = np.exp(logits - logits.max())
         return dict(zip(self.classes, (p / p.sum()).tolist(), strict=True))
 
-    def submit(self, query: str) -> Future:
-        """`branch_weights(query)`, computed on the prior's own thread."""
-        return self._worker.submit(self.branch_weights, query)
+    def submit(self, query: str, plus: dict[str, dict[str, float]] | None = None) -> Future:
+        """`branch_weights(query)`, computed on the prior's own thread, with the log-weights of `plus` added."""
+        return self._worker.submit(lambda: add_weights(self.branch_weights(query), plus or {}))
 
     def close(self) -> None:
         """Stop the prior's thread (an embedding under way is dropped), so shutdown leaves no thread behind."""
@@ -76,3 +76,10 @@ class DecisionPrior:
 
         return {"status": {"complete": weight(answer), "running": weight(1 - answer)},
                 "tool_name": {tool: weight(p[tool] / (1 - answer)) for tool in TOOLS}}
+
+
+def add_weights(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Two sets of branching-point log-weights as one: their sum for each key and value (absent is 0)."""
+    return {key: {value: a.get(key, {}).get(value, 0.0) + b.get(key, {}).get(value, 0.0)
+                  for value in a.get(key, {}).keys() | b.get(key, {}).keys()}
+            for key in a.keys() | b.keys()}

@@ -84,6 +84,12 @@ class Metrics:
             "cannot see.",
             registry=r,
         )
+        self.question_cues = Counter(
+            "router_question_cues_total",
+            "Requests whose question cue ruled choices out before the model decoded (contract/cues.py).",
+            ["cue"],
+            registry=r,
+        )
         self.unnamed_scope_overrides = Counter(
             "router_unnamed_scope_overrides_total",
             "Searches whose file_pattern the request never points at; the pattern was dropped.",

@@ -85,6 +85,11 @@ class RouteMeta(BaseModel):
         description="The request points at context the router cannot see (\"the change we discussed\"); the model's "
         "search, program or answer became ask_human (ROUTER_UNSEEN_CONTEXT_GUARD).",
     )
+    question_cue: str | None = Field(
+        default=None,
+        description="The question cue that ruled choices out before the model decoded: general (answer directly), "
+        "location (no program) or removal (a patch) (ROUTER_QUESTION_CUES).",
+    )
     truncated: bool = Field(
         description="The token budget ran out and the decision was closed early: valid, maybe cut short."
     )

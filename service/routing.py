@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.copying import spelled_out_removal, written_content, written_patch
+from contract.cues import Cue, question_cue
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
     FileWrite, RunningDecision,
@@ -80,6 +82,8 @@ class RouteResult(Guarded):
 
     generation: Generation
     latency_ms: float
+    question_cue: str | None = None
+    """The question cue that ruled choices out before the model decoded (`contract.cues`), if any."""
 
 
 class Router:
@@ -89,7 +93,7 @@ class Router:
         self, engine: Engine, *, max_tokens: int, metrics: Metrics | None = None, confidence_threshold: float = 0.0,
         destructive_guard: bool = False, path_guard: bool = False, scope_guard: bool = False,
         mode_rule: bool = False, copy_repair: bool = False, unseen_context_guard: bool = False,
-        prior: DecisionPrior | None = None,
+        question_cues: bool = False, prior: DecisionPrior | None = None,
     ) -> None:
         self.engine = engine
         self.prior = prior
@@ -102,6 +106,7 @@ class Router:
         self.mode_rule = mode_rule
         self.copy_repair = copy_repair
         self.unseen_context_guard = unseen_context_guard
+        self.question_cues = question_cues
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings, *, metrics: Metrics | None = None) -> Router:
@@ -115,7 +120,8 @@ class Router:
             engine, max_tokens=settings.max_tokens, metrics=metrics,
             confidence_threshold=settings.confidence_threshold, destructive_guard=settings.destructive_guard,
             path_guard=settings.path_guard, scope_guard=settings.scope_guard, mode_rule=settings.mode_rule,
-            copy_repair=settings.copy_repair, unseen_context_guard=settings.unseen_context_guard, prior=prior,
+            copy_repair=settings.copy_repair, unseen_context_guard=settings.unseen_context_guard,
+            question_cues=settings.question_cues, prior=prior,
         )
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
@@ -136,18 +142,29 @@ class Router:
             raise
         guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
-        result = RouteResult(**vars(guarded), generation=generation, latency_ms=elapsed_ms)
+        cue = self.cue(query)
+        result = RouteResult(**vars(guarded), generation=generation, latency_ms=elapsed_ms,
+                             question_cue=cue.name if cue else None)
         if self.metrics:
             self._record(result)
             guarded.count(self.metrics)
         return result
 
+    def cue(self, query: str) -> Cue | None:
+        """The question cue of this request (`contract.cues`), when the router reads them."""
+        return question_cue(query) if self.question_cues else None
+
     def branch_prior(self, query: str) -> dict[str, dict[str, float]] | Future:
-        """The decision prior's log-weights for this query, as a Future: MiniLM embeds the query on a worker
-        thread while the engine prefills the prompt; {} without a prior."""
+        """Log-weights for the decision's branching points: the question cue's choices ruled out (minus
+        infinity), plus the decision prior's, as a Future when there is a prior (MiniLM embeds the query on
+        a worker thread while the engine prefills the prompt); {} with neither."""
+        cue = self.cue(query)
+        ruled_out = {key: dict.fromkeys(values, -math.inf) for key, values in cue.ruled_out.items()} if cue else {}
+        if cue and self.metrics:
+            self.metrics.question_cues.labels(cue=cue.name).inc()
         if self.prior is None or self.prior.weight == 0:
-            return {}
-        return self.prior.submit(query)
+            return ruled_out
+        return self.prior.submit(query, plus=ruled_out)
 
     def guard(
         self, query: str, context: str | None, decision: RunningDecision | CompleteDecision,

@@ -152,6 +152,12 @@ class Settings(HardeningSettings, ToolsSettings):
         "(\"the change we talked about\", \"same fix as last time\", \"as per the email\"; contract/unseen.py) gets "
         "ask_human instead, unless the request carries a context, where what it points at may be.",
     )
+    question_cues: bool = Field(
+        default=True,
+        description="Phrasings that settle a choice before the model makes it (contract/cues.py): a comparison "
+        "or general question is answered directly, a where-question gets no program, a request to remove the one "
+        "thing it quotes from a file it names is a patch (or a question back). The model writes the rest.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

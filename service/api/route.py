@@ -38,6 +38,7 @@ async def route(body: RouteRequest, request: Request) -> JSONResponse:
             forced_tokens=g.forced_tokens,
             truncated=g.truncated,
             confidence={key: round(p, 4) for key, p in g.confidence.items()},
+            question_cue=result.question_cue,
             **result.flags(),
         ),
     )

@@ -500,7 +500,9 @@ class _BranchWatch:
 
     def steer(self, masked_logits: np.ndarray) -> None:
         """At a branching point with a prior, add each value's log-weight to the tokens that start it (a
-        token that starts several values gets the log of their summed weights)."""
+        token that starts several values gets the log of their summed weights). A weight of minus infinity
+        rules a value out, unless that would leave the grammar nothing to choose (a chat request's
+        tool_choice can allow only the value a question cue rules out)."""
         key = self._pending()
         if key is None or not self._prior or self._detokenize is None:
             return
@@ -509,12 +511,16 @@ class _BranchWatch:
         values = self._prior.get(key)
         if not values:
             return
-        for token in np.flatnonzero(np.isfinite(masked_logits)):
+        allowed = np.flatnonzero(np.isfinite(masked_logits))
+        before = masked_logits[allowed]
+        for token in allowed:
             text = self._detokenize([int(token)]).decode("utf-8", errors="ignore")
             weights = [w for value, w in values.items()
                        if text and (value.startswith(text) or text.startswith(value))]
             if weights:
                 masked_logits[token] += np.logaddexp.reduce(weights)
+        if not np.isfinite(masked_logits[allowed]).any():
+            masked_logits[allowed] = before  # a prior that rules out every value the grammar allows is ignored
 
     def sampled(self, piece: bytes, masked_logits: np.ndarray, token: int) -> None:
         if self._markers and (key := self._pending()):

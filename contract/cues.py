@@ -1,0 +1,87 @@
+"""Question cues: phrasings that settle one of the decision's choices before the model makes it.
+
+The router's guards correct a decision after it is written; a cue acts before, at the branching points
+(status, tool_name, operation), by ruling some values out there (`service.routing.Router.branch_prior`).
+The model still writes everything else: the answer, the query, the patch. Three cues, each read off the
+request alone and each checked against every gold row of the data (about 12,800 requests), where it
+fires only on rows whose gold decision it allows:
+
+- **general**: a comparison ("what's the difference between X and Y", in thirteen languages) with no
+  digit in the request, or a question marked as general ("in general", "general C++ q:", "not about our
+  code"). A direct answer. The 135M model searches for the names in such questions (`DontDestroyOnLoad`,
+  `orphanRemoval`): public API names look like the repository's own. Gold rows: 233, all answers.
+- **location**: a question about where something is ("where do we convert knots to m/s?", "dónde
+  validamos", "どこで計算してる"). Anything but a program: the model sometimes writes one that computes
+  the thing named. Gold rows: about 1,000 searches, reads and asks, and one sandbox program (a pasted JSON
+  file, "where is the mistake?" is matched only by a form it does not use).
+- **removal**: a request to take the one thing it quotes in backticks out of a file it names ("remove
+  the `print(x)` line from app.py", "xóa dòng `console.log(...)` trong a.tsx"), which does not ask for
+  information. A file_manager patch (or a question back); the copy repair then makes it that span into nothing
+  (`contract.copying.spelled_out_removal`), and the destructive guard still judges it. The model
+  sometimes writes another call, and the destructive guard then asks about a spelled-out edit. Gold rows:
+  75, all such patches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from contract.copying import spelled_out_removal
+from contract.safety import asks_for_information, written_paths
+from contract.verbs import REMOVAL
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    ruled_out: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For a branching key, the values the model may not choose there."""
+
+
+GENERAL = Cue("general", {"status": ("running",)})
+LOCATION = Cue("location", {"tool_name": ("sandbox_exec",)})
+FILE_REMOVAL = Cue("removal", {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"),
+                               "operation": ("read", "list", "write")})
+
+_COMPARISON = re.compile(
+    r"difference(?:\s+\w+)?\s+between|diff between|diferen[cç]ia(?:\s+\w+)?\s+entre|différence(?:\s+\w+)?\s+entre|"
+    r"r[óo]żnica(?:\s+\w+)?\s+mi[eę]dzy|khác nhau|fark[ıi]|unterschied|differenza(?:\s+\w+)?\s+tra|verschil tussen|"
+    r"区别|違い|차이",
+    re.IGNORECASE,
+)
+_MARKED_GENERAL = re.compile(
+    r"in general\b|general (?:c\+\+ |python |js |java |rust |go )?(?:q\b|question)|generic question|"
+    r"not about our|not (?:specific )?to our|nothing to do with our",
+    re.IGNORECASE,
+)
+_LOCATION = re.compile(
+    r"\bwhere(?:'s| is| are| do| does| did| was| were| can| should| would| in)\b|d[oó]nde|\bonde\b|\bdove\b|"
+    r"\boù\b|\bwo (?:wird|werden|ist|sind|steht|liegt|passiert|machen|berechnen)\b|\bwaar\b|\bgdzie|\bnerede|"
+    r"\bnerde|chỗ nào|ở đâu|どこ|哪里|哪儿|在哪|어디|\bkaha\b|где",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+_FILE_NAME = re.compile(r"(?:^|/)(?:\.[\w.-]+|[\w.-]+\.[A-Za-z0-9]{1,6})$")
+"""A path whose last part is a file name: a dotfile, or a name with a short extension (`app.py`, not the
+table `analytics.fct_orders`)."""
+
+
+def question_cue(query: str) -> Cue | None:
+    """The cue this request carries, if any; a removal first (it names its file), then general, then location."""
+    if _removes_quoted_text(query):
+        return FILE_REMOVAL
+    if (_COMPARISON.search(query) and not _DIGIT.search(query)) or _MARKED_GENERAL.search(query):
+        return GENERAL
+    if _LOCATION.search(query):
+        return LOCATION
+    return None
+
+
+def _removes_quoted_text(query: str) -> bool:
+    """A removal verb, a file the request names, and exactly one other span in backticks to take out of
+    it; not a question for information ("it doesn't delete `x`, right?")."""
+    if not REMOVAL.search(query) or asks_for_information(query):
+        return False
+    files = (path for path in written_paths(query) if _FILE_NAME.search(path))
+    return any(spelled_out_removal(path, query) is not None for path in files)

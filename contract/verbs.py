@@ -1,0 +1,47 @@
+"""The words for deleting, emptying and removing, written once for the rules that read them.
+
+- `DESTRUCTIVE` (what reads as a destructive request: `contract.safety`) knows English and the commonest
+  verbs for deleting and emptying in ten other languages and in Chinese, Japanese and Korean.
+- `REMOVAL` (a request to take one quoted thing out of a file: `contract.copying`, `contract.cues`) knows
+  the same deleting verbs, plus the everyday ones for taking something out ("get rid of", "togli",
+  "quita", "消して").
+
+Both are keywords, a first line of defence, not a classifier.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DELETE_BEYOND_ENGLISH = (
+    # Portuguese, Spanish, French, German, Italian.
+    r"apagar|apague|deletar|delete[mn]|borrar|borr[ae]|eliminar|elimin[ae]|supprimer|supprim(?:e|ez)|"
+    r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)|entfernen|entferne|cancellare|cancella|eliminare|"
+    # Polish, Dutch, Russian, Turkish, Vietnamese.
+    r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|удали|удалить|удалите|"
+    r"sil|silin|silmek|xóa|xoá"
+)
+"""The commonest verbs for deleting, in ten languages other than English (words set off by spaces)."""
+
+_DELETE_CJK = r"削除|删除|消去|消して|삭제"
+"""The same in Chinese, Japanese and Korean, whose words are not set off by spaces: no word boundaries."""
+
+DESTRUCTIVE = re.compile(
+    r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop(?![-\s]down\b)|wipe|erase|purge|prune|destroy|truncate|"
+    r"nuke|shred|overwrite|uninstall|flush|flushall|flushdb|dropdb|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
+    r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|"
+    r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
+    + _DELETE_BEYOND_ENGLISH + "|"
+    # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish.
+    r"esvaziar|esvazi[ae]|vaciar|vac[ií][ae]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
+    r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak)\b"
+    r"|(" + _DELETE_CJK + r"|清空|비워)",
+    re.IGNORECASE,
+)
+
+REMOVAL = re.compile(
+    r"\b(?:remove|delete|drop|take\s+out|get\s+rid\s+of|strip|rip\s+out|nuke|kill|"
+    r"rimuovi|togli|quita|quitar|saca|remova|enlève|enleve|retire|haal\s+\S+\s+weg|"
+    + _DELETE_BEYOND_ENGLISH + r")\b|" + _DELETE_CJK + r"|消す|删掉|去掉|지워",
+    re.IGNORECASE,
+)
