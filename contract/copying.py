@@ -17,6 +17,7 @@ port 8080") is a near copy too, and would be put back to what they pasted.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable
@@ -100,10 +101,17 @@ def spelled_out_removal(path: str, text: str) -> str | None:
     backticked span other than the path itself (or part of it), with a removal verb outside the quotes ("nuke
     the `X` line"). None when there are none or several (a swap, "remove `a`, use `b`", is no removal), or no
     such verb. Only backticks: in unquoted code (`print("DEBUG", x)`) a double-quoted span is a string inside it."""
-    if not REMOVAL.search(_QUOTED.sub(" ", text)):
-        return None
-    spans = {span for span in _BACKTICKED.findall(text) if span.strip() and span not in path}
+    spans = {span for span in _removal_spans(text) if span not in path}
     return spans.pop() if len(spans) == 1 else None
+
+
+@functools.lru_cache(maxsize=32)
+def _removal_spans(text: str) -> frozenset[str]:
+    """The backticked spans of a request with a removal verb outside its quotes (none without one); cached, as
+    the question cue asks once for each file the request names."""
+    if not REMOVAL.search(_QUOTED.sub(" ", text)):
+        return frozenset()
+    return frozenset(span for span in _BACKTICKED.findall(text) if span.strip())
 
 
 def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] | None:

@@ -62,6 +62,7 @@ _LOCATION = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
 _FILE_NAME = re.compile(r"(?:^|/)(?:\.[\w.-]+|[\w.-]+\.[A-Za-z0-9]{1,6})$")
 """A path whose last part is a file name: a dotfile, or a name with a short extension (`app.py`, not the
 table `analytics.fct_orders`)."""
@@ -81,7 +82,7 @@ def question_cue(query: str) -> Cue | None:
 def _removes_quoted_text(query: str) -> bool:
     """A removal verb, a file the request names, and exactly one other span in backticks to take out of
     it; not a question for information ("it doesn't delete `x`, right?")."""
-    if not REMOVAL.search(query) or asks_for_information(query):
-        return False
+    if not REMOVAL.search(query) or len(set(_BACKTICKED.findall(query))) > 4 or asks_for_information(query):
+        return False  # more than four spans in backticks (the file, the thing, a few words) is no one thing
     files = (path for path in written_paths(query) if _FILE_NAME.search(path))
     return any(spelled_out_removal(path, query) is not None for path in files)

@@ -1,6 +1,6 @@
 """Hand-written fakes for issue 8's tests: an engine that answers, fails or hangs on command.
 
-`FakeEngine` runs its "decoding" in a worker thread like the llama.cpp engine, in 10 ms steps, checking
+`RecordingEngine` keeps every request it is handed. `FakeEngine` runs its "decoding" in a worker thread like the llama.cpp engine, in 10 ms steps, checking
 the request's deadline at each step as the real engine does. `FaultyEngine` wraps any engine (the real
 one included) and injects failures or hangs into its next calls.
 """
@@ -58,6 +58,19 @@ class FakeEngine(Engine):
         finally:
             with self._lock:
                 self.active -= 1
+
+
+class RecordingEngine:
+    """An engine that records each request and answers with one fixed decision."""
+
+    name, model_name, adapter_name = "recorder", "recorder", None
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        self.requests.append(request)
+        return Generation('{"status":"complete","final_answer":"ok"}', 1, 1, "stop")
 
 
 class FaultyEngine(Engine):

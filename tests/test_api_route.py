@@ -41,6 +41,23 @@ def test_reasoning_off_leaves_the_thought_out(client):
     validate_decision(body, reasoning=False)
 
 
+def test_a_spelled_out_removal_is_the_patch_the_user_wrote(client):
+    """The removal cue keeps the model to a patch, the copy repair makes it the quoted span into nothing (the
+    verb is Vietnamese), and the destructive guard lets that spelled-out edit through."""
+    query = "xóa dòng `console.log('DEBUG roast', batch)` trong apps/web/src/pages/roast/detail.tsx giúp em"
+    body = client.post("/route", json={"query": query}).json()
+    assert body["meta"]["question_cue"] == "removal" and not body["meta"]["destructive"]
+    assert body["tool_use"] == {"tool_name": "file_manager", "arguments": {
+        "operation": "patch", "path": "apps/web/src/pages/roast/detail.tsx",
+        "target_string": "console.log('DEBUG roast', batch)", "replacement_string": ""}}
+
+
+def test_a_comparison_of_two_public_names_is_answered(client):
+    body = client.post("/route", json={"query": "¿qué diferencia hay entre process.nextTick y setImmediate?"}).json()
+    assert body["meta"]["question_cue"] == "general" and body["status"] == "complete" and body["final_answer"]
+    assert 'router_question_cues_total{cue="general"}' in client.get("/metrics").text
+
+
 def test_context_is_accepted(client):
     response = client.post("/route", json={"query": "what does this do?", "context": "def f(): return 1"})
     assert response.status_code == 200

@@ -118,6 +118,19 @@ def test_a_removal_the_user_spelled_out_takes_its_quoted_span_and_goes_ahead(tar
     assert (args.target_string, args.replacement_string) == ('log.Printf("DEBUG token=%s", tok)', "")
 
 
+@pytest.mark.parametrize("query", [
+    "xóa dòng `log.Printf(\"DEBUG token=%s\", tok)` trong cmd/relay/main.go giúp em",  # Vietnamese
+    "cmd/relay/main.go の `log.Printf(\"DEBUG token=%s\", tok)` を消して",  # Japanese, no word boundaries
+    "togli `log.Printf(\"DEBUG token=%s\", tok)` da cmd/relay/main.go per favore",  # Italian, not a destructive verb
+])
+def test_a_removal_spelled_out_in_another_language_is_repaired_too(query):
+    """The removal repair knows the delete verbs of every language the destructive pattern knows (contract/verbs.py)."""
+    result = _route(_patch("cmd/relay/main.go", "log.Printf(", "log.Printf("), query, destructive_guard=True)
+    args = result.decision.tool_use.arguments
+    assert result.repaired_copy and not result.destructive
+    assert (args.target_string, args.replacement_string) == ('log.Printf("DEBUG token=%s", tok)', "")
+
+
 @pytest.mark.parametrize(("arguments", "query"), [
     # A swap: two spans, the model's strings stand.
     (_patch("app.py", "debug = True", "debug = False"), "remove `debug = True` from app.py, use `debug = False`"),

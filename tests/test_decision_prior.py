@@ -12,10 +12,11 @@ import pytest
 
 from contract import build_messages, grammar_json_schema, parse_decision
 from service.decision_prior import DecisionPrior, PriorError
-from service.engines import Generation, GenerationRequest
+from service.engines import GenerationRequest
 from service.engines.llamacpp import _BranchWatch
 from service.routing import CONFIDENCE_KEYS, Router
 from service.settings import SHIPPED_PRIOR, load_settings
+from tests.hardening_fakes import RecordingEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 PIECES = {0: b"running", 1: b"comp", 2: b"lete", 3: b'complete"', 4: b"x"}
@@ -126,22 +127,9 @@ def test_a_file_that_is_not_a_prior_is_refused_by_name(tmp_path):
         DecisionPrior(wrong, 1.0)
 
 
-class _Recorder:
-    """An engine that records the request and answers with one fixed decision."""
-
-    name, model_name, adapter_name = "recorder", "recorder", None
-
-    def __init__(self) -> None:
-        self.requests: list[GenerationRequest] = []
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        self.requests.append(request)
-        return Generation('{"status":"complete","final_answer":"ok"}', 1, 1, "stop")
-
-
 def test_the_router_hands_the_engine_the_priors_weights_for_the_query(shipped):
     """As a Future: MiniLM embeds the query while the engine prefills the prompt."""
-    recorder = _Recorder()
+    recorder = RecordingEngine()
     asyncio.run(Router(recorder, max_tokens=64, prior=shipped).route("what is 1234 * 5678?"))
     pending = recorder.requests[-1].branch_prior
     assert isinstance(pending, Future)
@@ -179,7 +167,7 @@ def test_fit_prior_is_deterministic_and_learns_the_training_split(tmp_path):
     assert both["rows"] == 320 and both["data"] == f"{data} + {more}"
 
 
-class _LlamaCppRecorder(_Recorder):
+class _LlamaCppRecorder(RecordingEngine):
     name = "llamacpp"
 
 
@@ -191,7 +179,7 @@ def test_every_in_process_router_is_built_as_served():
     assert router.prior is not None and router.prior.path == SHIPPED_PRIOR and router.prior.weight == 1.0
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_weight=0)).prior is None
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_path="none")).prior is None
-    assert Router.from_settings(_Recorder(), load_settings()).prior is None  # an engine that ignores it
+    assert Router.from_settings(RecordingEngine(), load_settings()).prior is None  # an engine that ignores it
 
 
 def test_the_service_stops_the_priors_thread_when_it_stops():

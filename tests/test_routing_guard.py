@@ -190,6 +190,8 @@ def test_a_path_the_user_wrote_in_the_query_or_the_context_is_acted_on(decision,
     (_file_call("read", "config/Settings.yaml"), "check config/settings.yaml for the port", "config/settings.yaml"),
     (_file_call("read", "app/src/job/sync.py"),  # a traceback's absolute path: its closest tail
      'Traceback:\n  File "/srv/app/src/jobs/sync.py", line 40, in run\nwhat is wrong?', "app/src/jobs/sync.py"),
+    (_file_call("read", "vonsersats/views.py"),  # the slip is in the folders: the one written path of that name
+     "what does volunteers/views.py render?", "volunteers/views.py"),
 ])
 def test_a_path_copied_with_a_slip_is_replaced_by_the_one_the_user_wrote(decision, query, written):
     result = route(decision, query, path_guard=True)
@@ -200,6 +202,7 @@ def test_a_path_copied_with_a_slip_is_replaced_by_the_one_the_user_wrote(decisio
 @pytest.mark.parametrize(("decision", "query"), [
     (_file_call("read", "src/api.py"), "compare src/apo.py and src/apu.py"),  # two written paths, equally close
     (_file_call("read", "config/settings.py"), "check config/logging.yaml"),  # another file altogether
+    (_file_call("read", "a/views.py"), "compare b/views.py and c/views.py"),  # two written paths of that name
     (_file_call("read", "../etc/passwd"), "read ../etc/passwd"),  # outside the workspace: never a written path
 ])
 def test_a_path_that_is_not_one_clear_slip_still_asks_which_file(decision, query):
