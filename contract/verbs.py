@@ -16,9 +16,10 @@ import re
 _DELETE_BEYOND_ENGLISH = (
     # Portuguese, Spanish, French, German, Italian.
     r"apagar|apague|deletar|delete[mn]|borrar|borr[ae]|eliminar|elimin[ae]|supprimer|supprim(?:e|ez)|"
-    r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)|entfernen|entferne|cancellare|cancella|eliminare|"
+    r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
     # Polish, Dutch, Russian, Turkish, Vietnamese.
-    r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|удали|удалить|удалите|"
+    r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
+    r"удали|удалить|удалите|"
     r"sil|silin|silmek|xóa|xoá"
 )
 """The commonest verbs for deleting, in ten languages other than English (words set off by spaces)."""
@@ -29,7 +30,7 @@ _DELETE_CJK = r"削除|删除|消去|消して|삭제"
 DESTRUCTIVE = re.compile(
     r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop(?![-\s]down\b)|wipe|erase|purge|prune|destroy|truncate|"
     r"nuke|shred|overwrite|uninstall|flush|flushall|flushdb|dropdb|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
-    r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|"
+    r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|postsuper\s+-d|"
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
     + _DELETE_BEYOND_ENGLISH + "|"
     # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish.

@@ -51,6 +51,11 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "xóa thư mục build/ đi",
     "本番の logs ディレクトリを削除して",
     "把 prod 的 redis 清空",
+    # Found on held-out set R (2026-12-07, thirteenth session): neither was asked before.
+    "Lösch mal den kompletten Ordner export/",
+    "Bitte die Tabelle belege_alt in der Produktiv-DB droppen",
+    "run `postsuper -d ALL` on the mail relay",  # and on T: Postfix's delete-every-queued-message
+    "gooi de hele data/processed/ map weg",  # and on U: Dutch "throw away"
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
