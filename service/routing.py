@@ -320,12 +320,19 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     return not (quoted_edit or written_out)
 
 
+_CAPITALISED_FILES = frozenset({
+    "LICENSE", "README", "CHANGELOG", "CHANGES", "HISTORY", "AUTHORS", "CONTRIBUTORS", "MAINTAINERS", "OWNERS",
+    "CODEOWNERS", "NOTICE", "COPYING", "PATENTS", "VERSION", "INSTALL", "SECURITY", "TODO"})
+"""Files conventionally named in capitals without an extension; other capitals are a host, a table or a command
+(`PRODSQL02`, `DELETE`)."""
+
+
 def _names_a_file(path: str, query: str) -> bool:
     """The user wrote this path, and it names a file (`app.py`, `.env`, `Dockerfile`, `LICENSE`), not a folder:
     a "patch" of a folder the user asked to clear out ("delete everything under runs/ older than 30 days")
-    is a deletion, not an edit."""
+    is a deletion, not an edit, and a "patch" of a server ("run this TRUNCATE on PRODSQL02") is no edit."""
     name = path.rsplit("/", 1)[-1]
-    return path in written_paths(query) and ("." in name or name.endswith("file") or name.isupper())
+    return path in written_paths(query) and ("." in name or name.endswith("file") or name in _CAPITALISED_FILES)
 
 
 def _writes_what_the_user_wrote(args: FileWrite, query: str) -> bool:
