@@ -3,20 +3,22 @@
 The floor is plain llama-cpp-python: `Llama.create_completion` over the same base GGUF (no adapter, no
 grammar), temperature 0, EOS banned, so it always makes exactly 48 tokens, from the same rendered route
 prompt as each query. The routes go through the service's own `Router` over the embedded engine,
-in-process (no HTTP), with the shipped adapter, in six variants, each on its own engine (so each keeps
+in-process (no HTTP), with the shipped adapter, in seven variants, each on its own engine (so each keeps
 its own KV cache: the previous query's prompt, as a server sees it):
 
-  before            fast_forward=False, prefix_cache=False
+  before            fast_forward=False, prefix_cache=False, the adapter applied on every pass
   +prefix cache     fast_forward=False, prefix_cache=True
   +fast-forward     fast_forward=True,  prefix_cache=False
   both              fast_forward=True,  prefix_cache=True, without the decision prior
-  both + prior      the served default: the same, and the decision prior (MiniLM embeds each query first)
+  both + prior      the served default: the same, and the decision prior (MiniLM beside the prefill)
   default, no thought  the default with reasoning=false
+  default, merged   the default with the adapter merged into the weights at f16 (ROUTER_MERGE_ADAPTER;
+                    `service/engines/merged.py`, built into ROUTER_MERGED_DIR on first use)
 
 `--also-adapter PATH` (repeatable) adds the default variant over another adapter, with and without the
 thought: an adapter trained on other data (shorter thoughts) measured in the same run.
 
-Queries are test-split rows whose gold decision is a tool call. Every query runs the floor and all six
+Queries are test-split rows whose gold decision is a tool call. Every query runs the floor and all seven
 variants, in an order rotated from query to query, so machine noise hits them alike. A wrapper around
 `llama_decode` counts forward passes.
 
@@ -43,8 +45,9 @@ from contract import build_messages
 from service.benchmark import percentile
 from service.decision_prior import DecisionPrior
 from service.engines import EngineError
+from service.engines.merged import merged_model
 from service.routing import Router
-from service.settings import SHIPPED_ADAPTER, SHIPPED_PRIOR, default_model_path
+from service.settings import SHIPPED_ADAPTER, SHIPPED_PRIOR, Settings, default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SPLIT = REPO / "data" / "router" / "test.jsonl"
@@ -60,6 +63,8 @@ VARIANTS = {
     "both + decision prior (the default)": (True, True, True, True),
     "default, reasoning=false": (True, True, False, True),
 }
+MERGED = "default, the adapter merged into the weights (ROUTER_MERGE_ADAPTER)"
+"""The default with the adapter merged at f16 into the ROUTER_MERGED_DIR cache, applied by no pass."""
 
 
 @dataclass
@@ -183,6 +188,7 @@ def run(queries: list[str], repeats: int, threads: int, warmup: int, others: lis
     counter = PassCounter()
     floors = {FLOOR: Floor(gguf, threads), FLOOR_ADAPTER: Floor(gguf, threads, SHIPPED_ADAPTER)}
     variants = {name: (gguf, SHIPPED_ADAPTER, *flags) for name, flags in VARIANTS.items()}
+    variants[MERGED] = (merged_model(gguf, SHIPPED_ADAPTER, Settings().merged_dir), None, True, True, True, True)
     for other in others:
         variants[f"default, {_adapter_label(other)}"] = (gguf, other, True, True, True, True)
         variants[f"default, {_adapter_label(other)}, reasoning=false"] = (gguf, other, True, True, False, True)

@@ -47,6 +47,8 @@ def evaluate(
     question_cues: Annotated[bool, typer.Option(help="In-process: rule choices out before the model decodes where "
                                                 "the request's phrasing settles them, as /route does "
                                                 "(ROUTER_QUESTION_CUES).")] = True,
+    merge_adapter: Annotated[bool, typer.Option(help="In-process: serve the adapter merged into the base weights "
+                                                "at f16, as /route does with ROUTER_MERGE_ADAPTER=true.")] = False,
     prior: Annotated[Optional[Path], typer.Option(
         help="In-process: the decision prior, as /route applies it (ROUTER_DECISION_PRIOR_PATH) "
         "[default: the shipped one].")] = None,
@@ -84,7 +86,7 @@ def evaluate(
         overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
                      "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
                      "copy_repair": copy_repair, "unseen_context_guard": unseen_context_guard,
-                     "question_cues": question_cues,
+                     "question_cues": question_cues, "merge_adapter": merge_adapter,
                      "decision_prior_weight": prior_weight}
         if model:
             overrides["model_path"] = model
@@ -96,6 +98,7 @@ def evaluate(
         name = "adapter" if settings.adapter_path else "base model"
         targets[name] = (RouterTarget(router, name), rows)
         meta |= {"model": str(settings.model_path), "adapter": _path(settings.adapter_path),
+                 "adapter_merged": getattr(router.engine, "merged", False),
                  "decision_prior": _path(router.prior.path) if router.prior else None,
                  "decision_prior_weight": router.prior.weight if router.prior else None}
         meta |= {key: getattr(settings, key) for key in GUARDS}

@@ -30,6 +30,7 @@ def create_engine(settings: Settings) -> Engine:
             parallel=settings.parallel,
             fast_forward=settings.fast_forward,
             cpu_repack=settings.cpu_repack,
+            merged_dir=settings.merged_dir if settings.merge_adapter else None,
         )
     if settings.engine == "vllm":
         from service.engines.vllm import VLLMEngine, load_vllm_settings

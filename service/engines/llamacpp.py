@@ -68,6 +68,7 @@ class LlamaCppEngine(Engine):
         prefix_cache: bool = True,
         flash_attn: bool = False,
         cpu_repack: bool = False,
+        merged_dir: Path | None = None,
         seed: int = 0,
     ) -> None:
         """`n_ctx` is each request's context window; `parallel` sequences decode together, each with its
@@ -75,19 +76,25 @@ class LlamaCppEngine(Engine):
         `fast_forward=False` spends one decode step per forced token (both for measurements);
         `flash_attn=True` makes a request's tokens independent of what is batched with it (see
         `_create_context`), at a cost in speed and in agreement with the default kernel. `cpu_repack=True`
-        lets llama.cpp repack the weights for AMX and similar kernels (off: see `llama_load`)."""
+        lets llama.cpp repack the weights for AMX and similar kernels (off: see `llama_load`). With
+        `merged_dir`, the adapter is merged into the base weights once, into that folder, and the merged
+        model is loaded instead of applying the adapter on every pass (`service.engines.merged`); if the
+        merge cannot be made there, the adapter is applied at run time, as without it."""
         import llama_cpp
         from llguidance.llamacpp import lltokenizer_from_vocab
 
         if parallel < 1:
             raise ValueError(f"parallel must be at least 1, got {parallel}")
         started = time.perf_counter()
+        weights, lora = model_path, adapter_path
+        if adapter_path and merged_dir is not None:
+            weights, lora = _merged_or_not(model_path, adapter_path, merged_dir)
         # The Llama object gives us the model, its vocabulary and the LoRA adapter; its own context is a
         # small placeholder, replaced below by one with `parallel` sequences (Llama cannot set n_seq_max).
         self._llm = load_llama(
-            model_path,
+            weights,
             cpu_repack=cpu_repack,
-            lora_path=str(adapter_path) if adapter_path else None,
+            lora_path=str(lora) if lora else None,
             n_ctx=64,
             n_threads=n_threads,
             n_threads_batch=n_threads,
@@ -131,11 +138,14 @@ class LlamaCppEngine(Engine):
         self.model_name = Path(model_path).stem
         self.adapter_name = _adapter_name(Path(adapter_path)) if adapter_path else None
         self.load_seconds = time.perf_counter() - started
+        self.merged = weights != model_path
+        """The adapter is in the weights (a merged GGUF), not applied on every pass."""
         log.info(
-            "loaded %s in %.2fs (adapter: %s, %d sequence slots of %d tokens)",
-            model_path,
+            "loaded %s in %.2fs (adapter: %s%s, %d sequence slots of %d tokens)",
+            weights,
             self.load_seconds,
             adapter_path,
+            ", merged into the weights" if self.merged else "",
             parallel,
             n_ctx,
         )
@@ -457,6 +467,20 @@ class LlamaCppEngine(Engine):
             cached_tokens=cached,
             timings=timings,
         )
+
+
+def _merged_or_not(model_path: Path, adapter_path: Path, merged_dir: Path) -> tuple[Path, Path | None]:
+    """(weights, LoRA to apply): the merged model and none, or, if it cannot be made (a read-only folder,
+    the gguf package missing: `pip install agent-router[merge]`), the base and the adapter, with a warning that
+    says why."""
+    try:
+        from service.engines.merged import merged_model
+
+        return merged_model(model_path, adapter_path, merged_dir), None
+    except (OSError, ImportError, ValueError) as error:
+        log.warning("cannot merge %s into %s in %s (%s); applying it on every pass instead", adapter_path,
+                    model_path, merged_dir, error)
+        return model_path, adapter_path
 
 
 def _adapter_name(path: Path) -> str:
