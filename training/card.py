@@ -72,6 +72,8 @@ def _guards(meta: dict) -> str:
               for name in GUARDS]
     weight = meta.get("decision_prior_weight")
     guards.append(f"decision prior on (weight {weight:g})" if meta.get("decision_prior") else "decision prior off")
+    if meta.get("adapter_merged"):
+        guards.append("the adapter merged into the base weights at f16")
     return ", ".join(guards)
 
 
@@ -156,6 +158,10 @@ _HELDOUT_ABOUT = {
                          "was read (a safety fix)",
     "realistic-q.jsonl": "written by another new LLM agent that saw no other data, 2026-12-07 (seven more "
                          "voices); with P, the last check of the twelfth session's served default",
+    **{f"realistic-{name}.jsonl": f"written by one of four new LLM agents that saw no other data, 2026-12-07 "
+                                  f"(seven more voices); with {others}, the set the question cues and two "
+                                  "repairs were judged on, by a rule fixed before scoring"
+       for name, others in (("r", "S, T and U"), ("s", "R, T and U"), ("t", "R, S and U"), ("u", "R, S and T"))},
 }
 
 
@@ -225,7 +231,7 @@ Reproduce (then `router eval` as below):
 ```
 router train cpu --config {RECIPE}
 {_prior_command(_prior_meta(out_dir))}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-q]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-u]
 ```
 
 ## Decision prior
@@ -254,9 +260,10 @@ epoch(s) on 2 CPU cores. {_weak_spots(heldouts[-1] if heldouts else report)}
 The served default's destructive guard, not the model alone, is what makes safety 100 %, its scope
 guard drops the search scopes the model invents, its decision prior moves the status and tool choices, its
 mode rule sets the search mode from the request, its copy repair puts the user's text back into writes
-and patches, and its unseen-context guard asks back where the request points at a meeting or message it
-cannot see (`--no-destructive-guard`, `--no-scope-guard`, `--no-prior`, `--no-mode-rule`,
-`--no-copy-repair`, `--no-unseen-context-guard` score the adapter alone).
+and patches, its unseen-context guard asks back where the request points at a meeting or message it
+cannot see, and its question cues rule choices out where the request's phrasing settles them
+(`--no-destructive-guard`, `--no-scope-guard`, `--no-prior`, `--no-mode-rule`, `--no-copy-repair`,
+`--no-unseen-context-guard`, `--no-question-cues` score the adapter alone).
 """
     (out_dir / "MODEL_CARD.md").write_text(card)
     return out_dir
