@@ -2,24 +2,28 @@
 
 The router's guards correct a decision after it is written; a cue acts before, at the branching points
 (status, tool_name, operation), by ruling some values out there (`service.routing.Router.branch_prior`).
-The model still writes everything else: the answer, the query, the patch. Three cues, each read off the
-request alone and each checked against every gold row of the data (about 12,800 requests), where it
+The model still writes everything else: the answer, the query, the patch. Four cues, each read off the
+request alone and each checked against every gold row of the data (about 13,400 requests), where it
 fires only on rows whose gold decision it allows:
 
 - **general**: a comparison ("what's the difference between X and Y", in thirteen languages) with no
   digit in the request, or a question marked as general ("in general", "general C++ q:", "not about our
   code"). A direct answer. The 135M model searches for the names in such questions (`DontDestroyOnLoad`,
-  `orphanRemoval`): public API names look like the repository's own. Gold rows: 233, all answers.
+  `orphanRemoval`): public API names look like the repository's own. Gold rows: 246, all answers.
 - **location**: a question about where something is ("where do we convert knots to m/s?", "dónde
   validamos", "どこで計算してる"). Anything but a program: the model sometimes writes one that computes
-  the thing named. Gold rows: about 1,000 searches, reads and asks, and one sandbox program (a pasted JSON
-  file, "where is the mistake?" is matched only by a form it does not use).
+  the thing named. Gold rows: about 1,080 (searches, answers, asks, reads), none a program ("where exactly
+  is the mistake?" in a pasted JSON file, a program, is not matched: the pattern leaves "where exactly" out).
 - **removal**: a request to take the one thing it quotes in backticks out of a file it names ("remove
   the `print(x)` line from app.py", "xóa dòng `console.log(...)` trong a.tsx"), which does not ask for
   information. A file_manager patch (or a question back); the copy repair then makes it that span into nothing
   (`contract.copying.spelled_out_removal`), and the destructive guard still judges it. The model
   sometimes writes another call, and the destructive guard then asks about a spelled-out edit. Gold rows:
-  75, all such patches.
+  77, all such patches.
+- **file**: a path with folders whose last part is a file name ("check internal/ledger/posting.go", a
+  traceback's `File "app/jobs/sync.py"`), other than a test id in pasted test output. Anything but a
+  search: the model sometimes searches for the path it was given. Gold rows: about 1,530, none a search
+  (1,468 file_manager calls, 51 questions back, 8 programs, 2 answers).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Cue:
 
 GENERAL = Cue("general", {"status": ("running",)})
 LOCATION = Cue("location", {"tool_name": ("sandbox_exec",)})
+NAMED_FILE = Cue("file", {"tool_name": ("codebase_search",)})
 FILE_REMOVAL = Cue("removal", {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"),
                                "operation": ("read", "list", "write")})
 
@@ -69,14 +74,23 @@ table `analytics.fct_orders`)."""
 
 
 def question_cue(query: str) -> Cue | None:
-    """The cue this request carries, if any; a removal first (it names its file), then general, then location."""
+    """The cue this request carries, if any: a removal first, then a named file (both name their file), then
+    general, then location."""
     if _removes_quoted_text(query):
         return FILE_REMOVAL
+    if _names_a_file_in_a_folder(query):
+        return NAMED_FILE
     if (_COMPARISON.search(query) and not _DIGIT.search(query)) or _MARKED_GENERAL.search(query):
         return GENERAL
     if _LOCATION.search(query):
         return LOCATION
     return None
+
+
+def _names_a_file_in_a_folder(query: str) -> bool:
+    """A path with folders whose last part is a file name (`src/app.py`), other than a test's id in pasted
+    test-runner output (`tests/test_quotes.py::test_rate`)."""
+    return any("/" in path and _FILE_NAME.search(path) and f"{path}::" not in query for path in written_paths(query))
 
 
 def _removes_quoted_text(query: str) -> bool:
