@@ -18,13 +18,14 @@ GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", D
               DATA / "heldout" / "realistic-o.jsonl", DATA / "heldout" / "realistic-p.jsonl",
               DATA / "heldout" / "realistic-q.jsonl", DATA / "heldout" / "realistic-r.jsonl",
               DATA / "heldout" / "realistic-s.jsonl", DATA / "heldout" / "realistic-t.jsonl",
-              DATA / "heldout" / "realistic-u.jsonl"]
+              DATA / "heldout" / "realistic-u.jsonl", DATA / "heldout" / "realistic-v.jsonl",
+              DATA / "heldout" / "realistic-w.jsonl"]
 MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6,
               "realistic-f.jsonl": 6, "realistic-g.jsonl": 6,
               "realistic-h.jsonl": 6, "realistic-i.jsonl": 6, "realistic-j.jsonl": 6, "realistic-k.jsonl": 6,
               "realistic-l.jsonl": 6, "realistic-m.jsonl": 6, "realistic-n.jsonl": 6, "realistic-o.jsonl": 6,
               "realistic-p.jsonl": 6, "realistic-q.jsonl": 6, "realistic-r.jsonl": 6, "realistic-s.jsonl": 6,
-              "realistic-t.jsonl": 6, "realistic-u.jsonl": 6}
+              "realistic-t.jsonl": 6, "realistic-u.jsonl": 6, "realistic-v.jsonl": 6, "realistic-w.jsonl": 6}
 """Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
 MIN_AGREEMENT = {"realistic-k.jsonl": 0.8}
 """Floor of the mode rule's agreement with a file's gold modes (0.85 unless listed). K's writer labels modes
