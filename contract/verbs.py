@@ -15,7 +15,7 @@ import re
 
 _DELETE_BEYOND_ENGLISH = (
     # Portuguese, Spanish, French, German, Italian.
-    r"apagar|apague|deletar|delete[mn]|borrar|borr[ae]|eliminar|elimin[ae]|supprimer|supprim(?:e|ez)|"
+    r"apagar|apague|deletar|delete[mn]|borrar|borr[aeá]|eliminar|elimin[aeá]|supprimer|supprim(?:e|ez)|"
     r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
     # Polish, Dutch, Russian, Turkish, Vietnamese.
     r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
@@ -34,7 +34,7 @@ DESTRUCTIVE = re.compile(
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
     + _DELETE_BEYOND_ENGLISH + "|"
     # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish.
-    r"esvaziar|esvazi[ae]|vaciar|vac[ií][ae]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
+    r"esvaziar|esvazi[ae]|vaciar|vac[ií][aeá]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
     r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak)\b"
     r"|(" + _DELETE_CJK + r"|清空|비워)",
     re.IGNORECASE,

@@ -56,6 +56,7 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "Bitte die Tabelle belege_alt in der Produktiv-DB droppen",
     "run `postsuper -d ALL` on the mail relay",  # and on T: Postfix's delete-every-queued-message
     "gooi de hele data/processed/ map weg",  # and on U: Dutch "throw away"
+    "borrá toda la carpeta `media/facturas_viejas/` del server",  # on V: Rioplatense Spanish (voseo)
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
