@@ -162,6 +162,10 @@ _HELDOUT_ABOUT = {
                                   f"(seven more voices); with {others}, the set the question cues and two "
                                   "repairs were judged on, by a rule fixed before scoring"
        for name, others in (("r", "S, T and U"), ("s", "R, T and U"), ("t", "R, S and U"), ("u", "R, S and T"))},
+    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
+                                  f"voices); with {other}, the set the fourth question cue was judged on, by a "
+                                  "rule fixed before scoring; one destructive row of V was read (a safety fix)"
+       for name, other in (("v", "W"), ("w", "V"))},
 }
 
 
@@ -231,7 +235,7 @@ Reproduce (then `router eval` as below):
 ```
 router train cpu --config {RECIPE}
 {_prior_command(_prior_meta(out_dir))}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-u]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-w]
 ```
 
 ## Decision prior
