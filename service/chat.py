@@ -148,7 +148,7 @@ class ChatService:
         router = self.state.require_router()
         query, context = _router_request(request.messages)
         # The decision prior, as /route has it: MiniLM embeds the query while the engine prefills.
-        generation = replace(generation, branch_prior=router.branch_prior(query))
+        generation = replace(generation, branch_prior=router.branch_prior(query, router.cue(query)))
         named = request.tool_choice.function.name if isinstance(request.tool_choice, NamedToolChoice) else None
         may_ask = "ask_human" in names and named in (None, "ask_human") and request.tool_choice != "none"
         return Plan(

@@ -126,12 +126,13 @@ class Router:
 
     async def route(self, query: str, *, context: str | None = None, reasoning: bool = True) -> RouteResult:
         started = time.perf_counter()
+        cue = self.cue(query)
         request = GenerationRequest(
             messages=build_messages(query, context),
             json_schema=grammar_json_schema(reasoning=reasoning),
             max_tokens=self.max_tokens,
             confidence_keys=CONFIDENCE_KEYS,
-            branch_prior=self.branch_prior(query),
+            branch_prior=self.branch_prior(query, cue),
         )
         try:
             generation = await self.engine.generate(request)
@@ -142,7 +143,6 @@ class Router:
             raise
         guarded = self.guard(query, context, decision, generation.confidence, reasoning=reasoning)
         elapsed_ms = (time.perf_counter() - started) * 1e3
-        cue = self.cue(query)
         result = RouteResult(**vars(guarded), generation=generation, latency_ms=elapsed_ms,
                              question_cue=cue.name if cue else None)
         if self.metrics:
@@ -154,11 +154,11 @@ class Router:
         """The question cue of this request (`contract.cues`), when the router reads them."""
         return question_cue(query) if self.question_cues else None
 
-    def branch_prior(self, query: str) -> dict[str, dict[str, float]] | Future:
-        """Log-weights for the decision's branching points: the question cue's choices ruled out (minus
-        infinity), plus the decision prior's, as a Future when there is a prior (MiniLM embeds the query on
-        a worker thread while the engine prefills the prompt); {} with neither."""
-        cue = self.cue(query)
+    def branch_prior(self, query: str, cue: Cue | None) -> dict[str, dict[str, float]] | Future:
+        """Log-weights for the decision's branching points: `cue`'s choices ruled out (minus infinity; the
+        caller reads the cue once, `self.cue(query)`, and keeps it for the response), plus the decision
+        prior's, as a Future when there is a prior (MiniLM embeds the query on a worker thread while the
+        engine prefills the prompt); {} with neither."""
         ruled_out = {key: dict.fromkeys(values, -math.inf) for key, values in cue.ruled_out.items()} if cue else {}
         if cue and self.metrics:
             self.metrics.question_cues.labels(cue=cue.name).inc()
