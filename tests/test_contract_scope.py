@@ -8,25 +8,11 @@ import pytest
 from contract.scope import search_mode, unnamed_scope
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl", DATA / "heldout" / "realistic.jsonl",
-              DATA / "heldout" / "realistic-b.jsonl", DATA / "heldout" / "realistic-c.jsonl", DATA / "heldout" / "realistic-d.jsonl",
-              DATA / "heldout" / "realistic-e.jsonl", DATA / "heldout" / "realistic-f.jsonl",
-              DATA / "heldout" / "realistic-g.jsonl", DATA / "heldout" / "realistic-h.jsonl",
-              DATA / "heldout" / "realistic-i.jsonl", DATA / "heldout" / "realistic-j.jsonl",
-              DATA / "heldout" / "realistic-k.jsonl", DATA / "heldout" / "realistic-l.jsonl",
-              DATA / "heldout" / "realistic-m.jsonl", DATA / "heldout" / "realistic-n.jsonl",
-              DATA / "heldout" / "realistic-o.jsonl", DATA / "heldout" / "realistic-p.jsonl",
-              DATA / "heldout" / "realistic-q.jsonl", DATA / "heldout" / "realistic-r.jsonl",
-              DATA / "heldout" / "realistic-s.jsonl", DATA / "heldout" / "realistic-t.jsonl",
-              DATA / "heldout" / "realistic-u.jsonl", DATA / "heldout" / "realistic-v.jsonl",
-              DATA / "heldout" / "realistic-w.jsonl"]
-MIN_SCOPED = {"realistic-b.jsonl": 7, "realistic-c.jsonl": 7, "realistic-d.jsonl": 6, "realistic-e.jsonl": 6,
-              "realistic-f.jsonl": 6, "realistic-g.jsonl": 6,
-              "realistic-h.jsonl": 6, "realistic-i.jsonl": 6, "realistic-j.jsonl": 6, "realistic-k.jsonl": 6,
-              "realistic-l.jsonl": 6, "realistic-m.jsonl": 6, "realistic-n.jsonl": 6, "realistic-o.jsonl": 6,
-              "realistic-p.jsonl": 6, "realistic-q.jsonl": 6, "realistic-r.jsonl": 6, "realistic-s.jsonl": 6,
-              "realistic-t.jsonl": 6, "realistic-u.jsonl": 6, "realistic-v.jsonl": 6, "realistic-w.jsonl": 6}
-"""Fewest scoped gold searches a file must hold for the check to mean something (9 unless listed)."""
+GOLD_FILES = [DATA / "router" / "train.jsonl", DATA / "router" / "test.jsonl",
+              *sorted((DATA / "heldout").glob("realistic*.jsonl"))]
+MIN_SCOPED = {"realistic.jsonl": 9, "realistic-b.jsonl": 7, "realistic-c.jsonl": 7}
+"""Fewest scoped gold searches a file must hold for the check to mean something: 9 in the two splits, 6 in
+the blind held-out sets (their brief asks for 6), unless listed."""
 MIN_AGREEMENT = {"realistic-k.jsonl": 0.8}
 """Floor of the mode rule's agreement with a file's gold modes (0.85 unless listed). K's writer labels modes
 unlike the rule more often: 33 of 39 agree (32 by the rule before 2026-12-07), measured after K was scored."""
@@ -42,7 +28,7 @@ def _searches(path: Path) -> list[tuple[str, dict]]:
 def test_no_scope_a_gold_decision_gives_is_judged_unnamed(path):
     """The composer's scopes and the hand-written held-out ones: dropping any of them would be a bug."""
     scoped = [(query, args["file_pattern"]) for query, args in _searches(path) if "file_pattern" in args]
-    assert len(scoped) >= MIN_SCOPED.get(path.name, 9)
+    assert len(scoped) >= MIN_SCOPED.get(path.name, 6 if path.parent.name == "heldout" else 9)
     assert [(q, p) for q, p in scoped if unnamed_scope(p, q)] == []
 
 

@@ -167,6 +167,23 @@ def test_fit_prior_is_deterministic_and_learns_the_training_split(tmp_path):
     assert both["rows"] == 320 and both["data"] == f"{data} + {more}"
 
 
+
+def test_a_row_weight_counts_a_row_as_often_as_repeating_it():
+    """`router train prior --also-weight k` counts each extra row k times: the same classifier as the rows
+    written k times over."""
+    from evaluation.metrics import LABELS
+    from training.prior import fit_prior
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = [LABELS[i % len(LABELS)] for i in range(60)]
+    weighted = fit_prior(x, labels, row_weights=[1.0] * 40 + [3.0] * 20)
+    repeated = fit_prior(np.concatenate([x, x[40:], x[40:]]), labels + labels[40:] * 2)
+    unweighted = fit_prior(x, labels)
+    assert np.allclose(weighted[0], repeated[0], atol=1e-4) and np.allclose(weighted[1], repeated[1], atol=1e-4)
+    assert not np.allclose(weighted[0], unweighted[0], atol=0.1)
+
 class _LlamaCppRecorder(RecordingEngine):
     name = "llamacpp"
 

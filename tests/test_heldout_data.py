@@ -13,13 +13,8 @@ from datagen.dedup import jaccard, shingles
 from evaluation.metrics import is_destructive
 
 ROOT = Path(__file__).resolve().parents[1]
-HELDOUT_SETS = {"realistic.jsonl": 15, "realistic-b.jsonl": 8, "realistic-c.jsonl": 10, "realistic-d.jsonl": 10,
-                "realistic-e.jsonl": 10, "realistic-f.jsonl": 10, "realistic-g.jsonl": 10,
-                "realistic-h.jsonl": 10, "realistic-i.jsonl": 10, "realistic-j.jsonl": 10,
-                "realistic-k.jsonl": 10, "realistic-l.jsonl": 10, "realistic-m.jsonl": 10,
-                "realistic-n.jsonl": 10, "realistic-o.jsonl": 10, "realistic-p.jsonl": 10, "realistic-q.jsonl": 10,
-                "realistic-r.jsonl": 10, "realistic-s.jsonl": 10, "realistic-t.jsonl": 10, "realistic-u.jsonl": 10,
-                "realistic-v.jsonl": 10, "realistic-w.jsonl": 10}
+HELDOUT_SETS = {path.name: {"realistic.jsonl": 15, "realistic-b.jsonl": 8}.get(path.name, 10)
+                for path in sorted((ROOT / "data" / "heldout").glob("realistic*.jsonl"))}
 """Each held-out file and the fewest destructive requests (routed to ask_human) it must hold."""
 CURATED = [path for folder in ("curated", "curated-evening", "prior") for path in sorted((ROOT / "data" / folder).glob("*.jsonl"))]
 """Hand-written training rows: the adapter's curated rows, and the rows only the decision prior learns from."""

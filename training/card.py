@@ -92,7 +92,9 @@ def _prior_command(meta: dict | None) -> str:
     """The command that refits a prior from its record (`_prior_meta`): its first data file is the training
     split, the others were passed with --also."""
     files = meta["data"].split(" + ")[1:] if meta else []
-    return " ".join(["router train prior", *(f"--also {name}" for name in files)])
+    weight = meta.get("also_weight", 1.0) if meta else 1.0
+    return " ".join(["router train prior", *(f"--also {name}" for name in files),
+                     *([f"--also-weight {weight:g}"] if files and weight != 1.0 else [])])
 
 
 def _prior(out_dir: Path) -> str:

@@ -93,6 +93,8 @@ def prior(
         "models/router-smollm2/prior.npz"),
     also: Annotated[Optional[list[Path]], typer.Option(help="More JSONL files of TrainingExample rows that only "
                                                        "the prior learns from (repeatable).")] = None,
+    also_weight: Annotated[float, typer.Option(min=0.0, help="How many times each --also row counts in the "
+                                                             "loss beside a training-split row.")] = 1.0,
     l2: Annotated[float, typer.Option(help="L2 penalty on the classifier's weights.")] = 1e-3,
 ) -> None:
     """Fit the decision prior (a MiniLM classifier of the request) that the router multiplies into the
@@ -101,7 +103,7 @@ def prior(
     from training.prior import train_prior
 
     try:
-        typer.echo(json.dumps(train_prior(data, out, also=also or (), l2=l2)))
+        typer.echo(json.dumps(train_prior(data, out, also=also or (), also_weight=also_weight, l2=l2)))
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -25,21 +25,25 @@ _SCALE = 10.0
 by this so the L2 penalty acts on weights of order one."""
 
 
-def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3,
-              max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
+def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3, max_iter: int = 300,
+              row_weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by L-BFGS (deterministic: full batch, zero start). Returns the
-    weights (dim x classes) and the bias, with the scale folded in: logits = x @ weights + bias."""
+    weights (dim x classes) and the bias, with the scale folded in: logits = x @ weights + bias.
+    `row_weights` counts a row that many times in the loss (1 for every row by default)."""
     import torch
 
     x = torch.tensor(embeddings, dtype=torch.float32)
     y = torch.tensor([CLASSES.index(name) for name in labels])
+    counts = torch.ones(len(labels)) if row_weights is None else torch.tensor(row_weights, dtype=torch.float32)
+    counts = counts / counts.sum()
     weights = torch.zeros(x.shape[1], len(CLASSES), requires_grad=True)
     bias = torch.zeros(len(CLASSES), requires_grad=True)
     optimizer = torch.optim.LBFGS([weights, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def loss() -> torch.Tensor:
         optimizer.zero_grad()
-        value = torch.nn.functional.cross_entropy(x @ weights * _SCALE + bias, y) + l2 * (weights**2).sum()
+        losses = torch.nn.functional.cross_entropy(x @ weights * _SCALE + bias, y, reduction="none")
+        value = (losses * counts).sum() + l2 * (weights**2).sum()
         value.backward()
         return value
 
@@ -47,22 +51,26 @@ def fit_prior(embeddings: np.ndarray, labels: Sequence[str], *, l2: float = 1e-3
     return (weights.detach() * _SCALE).numpy(), bias.detach().numpy()
 
 
-def train_prior(train: Path, out: Path, *, also: Sequence[Path] = (), l2: float = 1e-3) -> dict:
+def train_prior(train: Path, out: Path, *, also: Sequence[Path] = (), also_weight: float = 1.0,
+                l2: float = 1e-3) -> dict:
     """Embed every training request (of `train` and of each file in `also`), fit the classifier, write `out`
     (.npz); returns a summary. `also` adds rows that only the prior learns from: the adapter's training split
-    stays what the shipped adapter was trained on (docs/training.md, "Decision prior")."""
+    stays what the shipped adapter was trained on (docs/training.md, "Decision prior"); each of them counts
+    `also_weight` times in the loss (the blind held-out sets are few beside the training split)."""
     from tool_executors.embedder import MiniLMEmbedder
     from training.formatting import load_examples
 
     started = time.perf_counter()
-    examples = [example for path in (train, *also) for example in load_examples(path)]
+    own = load_examples(train)
+    extra = [example for path in also for example in load_examples(path)]
+    examples = own + extra
     embedder = MiniLMEmbedder(max_tokens=128)
     embeddings = embedder.embed([e.user_query for e in examples])
     labels = [label(e.output) for e in examples]
-    weights, bias = fit_prior(embeddings, labels, l2=l2)
+    weights, bias = fit_prior(embeddings, labels, l2=l2, row_weights=[1.0] * len(own) + [also_weight] * len(extra))
     predicted = np.array(CLASSES)[(embeddings @ weights + bias).argmax(1)]
     summary = {"rows": len(examples), "train_accuracy": round(float((predicted == np.array(labels)).mean()), 4),
-               "embedder": embedder.name, "max_tokens": embedder.max_tokens, "l2": l2,
+               "embedder": embedder.name, "max_tokens": embedder.max_tokens, "l2": l2, "also_weight": also_weight,
                "data": " + ".join(str(path) for path in (train, *also)),
                "seconds": round(time.perf_counter() - started, 1)}
     out.parent.mkdir(parents=True, exist_ok=True)
