@@ -21,8 +21,10 @@ fires only on rows whose gold decision it allows:
   sometimes writes another call, and the destructive guard then asks about a spelled-out edit. Gold rows:
   77, all such patches.
 - **file**: a path with folders whose last part is a file name ("check internal/ledger/posting.go", a
-  traceback's `File "app/jobs/sync.py"`), other than a test id in pasted test output. Anything but a
-  search: the model sometimes searches for the path it was given. Gold rows: about 1,530, none a search
+  traceback's `File "app/jobs/sync.py"`), other than a test id in pasted test output; with a where-question
+  only when it asks where in that file (a where-question under a pasted log asks for a place in the
+  repository: two gold searches of Y and Z). Anything but a search: the model sometimes searches for the
+  path it was given. Gold rows: about 1,530, none a search
   (1,468 file_manager calls, 51 questions back, 8 programs, 2 answers).
 """
 
@@ -63,9 +65,11 @@ _MARKED_GENERAL = re.compile(
 _LOCATION = re.compile(
     r"\bwhere(?:'s| is| are| do| does| did| was| were| can| should| would| in)\b|d[oó]nde|\bonde\b|\bdove\b|"
     r"\boù\b|\bwo (?:wird|werden|ist|sind|steht|liegt|passiert|machen|berechnen)\b|\bwaar\b|\bgdzie|\bnerede|"
-    r"\bnerde|chỗ nào|ở đâu|どこ|哪里|哪儿|在哪|어디|\bkaha\b|где",
+    r"\bnerde|chỗ nào|ở đâu|どこ|哪里|哪儿|在哪|어디|\bkaha\b|где|\bdi\s?mana\b",
     re.IGNORECASE,
 )
+_WHERE_IN_GAP = 12
+"""At most this many characters (a quote, a backtick, " in ") between a where-question's word and the path."""
 _DIGIT = re.compile(r"\d")
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
 _FILE_NAME = re.compile(r"(?:^|/)(?:\.[\w.-]+|[\w.-]+\.[A-Za-z0-9]{1,6})$")
@@ -89,8 +93,14 @@ def question_cue(query: str) -> Cue | None:
 
 def _names_a_file_in_a_folder(query: str) -> bool:
     """A path with folders whose last part is a file name (`src/app.py`), other than a test's id in pasted
-    test-runner output (`tests/test_quotes.py::test_rate`)."""
-    return any("/" in path and _FILE_NAME.search(path) and f"{path}::" not in query for path in written_paths(query))
+    test-runner output (`tests/test_quotes.py::test_rate`). A where-question counts only when it asks where
+    in that file ("where in `app/x.py` do we ..."): "where do we return X?" under a pasted log asks for a
+    place in the repository, not for the file one of the log's lines names."""
+    paths = [path for path in written_paths(query)
+             if "/" in path and _FILE_NAME.search(path) and f"{path}::" not in query]
+    wheres = [match.end() for match in _LOCATION.finditer(query)]
+    return bool(paths) and (not wheres or any(0 <= query.find(path, end) - end <= _WHERE_IN_GAP
+                                               for path in paths for end in wheres))
 
 
 def _removes_quoted_text(query: str) -> bool:

@@ -43,6 +43,11 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("check internal/ledger/posting.go, in which order are the functions called?", "file"),
     ("routes/api.php — is the /kegs/{id}/tap route behind auth or not??", "file"),
     ('Traceback (most recent call last):\n  File "birdnet/audio/loader.py", line 41\nwhat is wrong', "file"),
+    ("where in `src/tiles/cache.rs` do we evict?", "file"),  # a where-question about that file
+    # A where-question about the repository under a pasted log that names some file: a place to search.
+    ("fuzz run crashed:\n/home/ci/.cache/build/src/btree.c:88: assertion failed\nwhere do we set node->dirty?",
+     "location"),
+    ("error terus di lib/auth/google.dart:41, kita handle timeout-nya dimana?", "location"),
 ])
 def test_a_phrasing_that_settles_a_choice_is_recognised(query, cue):
     assert question_cue(query).name == cue
