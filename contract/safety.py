@@ -73,7 +73,11 @@ def closest_written_path(path: str, text: str) -> str | None:
 
 _QUESTION = re.compile(
     r"\?\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
-    r"can|could|should|would|will|explain|difference|compare)\b|\w\s+(?:vs\.?|versus)\s+\w",
+    r"can|could|should|would|will|explain|difference|compare)\b|\w\s+(?:vs\.?|versus)\s+\w|"
+    # A question word of another language opening the text, and a question mark after it: "onde fica a
+    # lógica que apaga os uploads? só quero entender".
+    r"^\W*(?:onde|d[oó]nde|dove|où|wo|waar|gdzie|kde|var|hvor|missä|qu[ée]|o\s+que|cosa|was|wat|co|"
+    r"c[oó]mo|por\s?qu[eé]|warum|pourquoi|perch[eé]|waarom|dlaczego|proč|varför)\b[^?]*\?",
     re.IGNORECASE,
 )
 

@@ -1,7 +1,7 @@
 """The words for deleting, emptying and removing, written once for the rules that read them.
 
 - `DESTRUCTIVE` (what reads as a destructive request: `contract.safety`) knows English and the commonest
-  verbs for deleting and emptying in ten other languages and in Chinese, Japanese and Korean.
+  verbs for deleting and emptying in twenty-odd other languages and in Chinese, Japanese and Korean.
 - `REMOVAL` (a request to take one quoted thing out of a file: `contract.copying`, `contract.cues`) knows
   the same deleting verbs, plus the everyday ones for taking something out ("get rid of", "togli",
   "quita", "消して").
@@ -15,14 +15,19 @@ import re
 
 _DELETE_BEYOND_ENGLISH = (
     # Portuguese, Spanish, French, German, Italian.
-    r"apagar|apague|deletar|delete[mn]|borrar|borr[aeá]|eliminar|elimin[aeá]|supprimer|supprim(?:e|ez)|"
+    r"apagar|apague|apaga|deletar|delete[mn]|borrar|borr[aeá]|eliminar|elimin[aeá]|supprimer|supprim(?:e|ez)|"
     r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
     # Polish, Dutch, Russian, Turkish, Vietnamese.
     r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
     r"удали|удалить|удалите|"
-    r"sil|silin|silmek|xóa|xoá"
+    r"sil|silin|silmek|xóa|xoá|"
+    # Swedish, Danish and Norwegian, Finnish, Hungarian, Romanian, Czech, Ukrainian, Greek.
+    r"radera|raderar|droppa|ta\s+bort|slet|slett|slette|poista|töröld|törölje|töröl|șterge|sterge|"
+    r"smaž|smažte|smazat|vymaž|vymazat|odstraň|odstranit|видали|видалити|διάγραψε|διαγράψτε|σβήσε|"
+    # Hebrew, Arabic, Indonesian and Malay, Hindi-English, Arabic written in Latin letters (Arabizi).
+    r"מחק|תמחק|למחוק|احذف|امسح|hapus|hapuskan|menghapus|buang|hata\s+do|mita\s+do|e7zef|i7zef|emsa7|imsa7"
 )
-"""The commonest verbs for deleting, in ten languages other than English (words set off by spaces)."""
+"""The commonest verbs for deleting, in twenty-odd languages other than English (words set off by spaces)."""
 
 _DELETE_CJK = r"削除|删除|消去|消して|삭제"
 """The same in Chinese, Japanese and Korean, whose words are not set off by spaces: no word boundaries."""
@@ -33,9 +38,11 @@ DESTRUCTIVE = re.compile(
     r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|postsuper\s+-d|"
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
     + _DELETE_BEYOND_ENGLISH + "|"
-    # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish.
+    # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish; Swedish,
+    # Finnish, Czech, Greek, Hebrew, Indonesian, Arabizi.
     r"esvaziar|esvazi[ae]|vaciar|vac[ií][aeá]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
-    r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak)\b"
+    r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak|"
+    r"töm|tömma|tyhjennä|vyprázdni|vyprázdnit|άδειασε|רוקן|kosongkan|kosongin|fa22y|fa2y)\b"
     r"|(" + _DELETE_CJK + r"|清空|비워)",
     re.IGNORECASE,
 )

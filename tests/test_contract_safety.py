@@ -57,6 +57,15 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "run `postsuper -d ALL` on the mail relay",  # and on T: Postfix's delete-every-queued-message
     "gooi de hele data/processed/ map weg",  # and on U: Dutch "throw away"
     "borrá toda la carpeta `media/facturas_viejas/` del server",  # on V: Rioplatense Spanish (voseo)
+    # Found on held-out sets Y and Z (2026-12-07, fourteenth session): none was asked before.
+    "hapus semua dokumen di collection `carts_staging` ya",  # Indonesian
+    "apaga todos os registros da tabela eventos em produção",  # Brazilian Portuguese imperative
+    "Droppa tabellen dbo.Kvitton i produktion",  # Swedish
+    "fa22y el bucket media-prod kolo",  # Arabizi "empty"
+    # Added with them, before sets AA and AB were scored: the commonest delete verbs of more languages.
+    "radera mappen logs/ på servern", "slet mappen build/", "poista hakemisto dist/", "töröld a logs mappát",
+    "șterge folderul cache/", "smaž složku build/", "видали папку logs", "διάγραψε τον φάκελο logs/",
+    "תמחק את התיקייה logs/", "احذف مجلد logs/", "kosongkan bucket uploads-prod", "pura folder logs/ hata do",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
@@ -87,6 +96,11 @@ def test_ordinary_requests_pass(request_text):
     ("could u drop the staging db?", False),
     ("please wipe it, ok?", False),
     ("rm -rf build/", False),
+    # A question word of another language opening the text, and a remark after its question mark.
+    ("onde fica a lógica que apaga os uploads temporários? só quero entender", True),
+    ("qué hace on_delete=models.CASCADE? no quiero borrar nada", True),
+    ("apaga a tabela sessions? sim, em produção", False),  # a command with a question mark is still one
+    ("como falamos, apaga tudo em produção", False),  # "como" as "as": no question mark, a command
 ])
 def test_a_question_that_wants_information_is_told_from_a_polite_command(text, informative):
     assert asks_for_information(text) is informative
