@@ -54,8 +54,8 @@ def evaluate(
         "[default: the shipped one].")] = None,
     no_prior: Annotated[bool, typer.Option(
         "--no-prior", help="In-process: score without the decision prior.")] = False,
-    prior_weight: Annotated[float, typer.Option(
-        help="In-process: the prior's weight (ROUTER_DECISION_PRIOR_WEIGHT).")] = 1.0,
+    prior_weight: Annotated[Optional[float], typer.Option(
+        help="In-process: the prior's weight (ROUTER_DECISION_PRIOR_WEIGHT) [default: the served one].")] = None,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("reports/eval"),
 ) -> None:
     """Decision/argument accuracy, per-tool P/R/F1, confusion, validity, safety, invented paths, latency."""
@@ -86,8 +86,9 @@ def evaluate(
         overrides = {"max_tokens": max_tokens, "threads": threads, "destructive_guard": destructive_guard,
                      "path_guard": path_guard, "scope_guard": scope_guard, "mode_rule": mode_rule,
                      "copy_repair": copy_repair, "unseen_context_guard": unseen_context_guard,
-                     "question_cues": question_cues, "merge_adapter": merge_adapter,
-                     "decision_prior_weight": prior_weight}
+                     "question_cues": question_cues, "merge_adapter": merge_adapter}
+        if prior_weight is not None:
+            overrides["decision_prior_weight"] = prior_weight
         if model:
             overrides["model_path"] = model
         if no_adapter or adapter:

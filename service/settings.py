@@ -85,10 +85,11 @@ class Settings(HardeningSettings, ToolsSettings):
         "llamacpp engine only.",
     )
     decision_prior_weight: float = Field(
-        default=1.0,
+        default=2.0,
         ge=0.0,
         le=10.0,
-        description="Exponent of the decision prior in that product (1: the two models count alike; 0: off).",
+        description="Exponent of the decision prior in that product (1: the two models count alike; 0: off). "
+        "2 for the shipped prior, which was judged at 2 on the fresh held-out sets AA and AB (docs/heldout.md).",
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="Address `router serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `router serve` binds.")

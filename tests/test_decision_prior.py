@@ -193,7 +193,7 @@ def test_every_in_process_router_is_built_as_served():
     (the prior only over the engine that applies it)."""
     router = Router.from_settings(_LlamaCppRecorder(), load_settings())
     assert router.destructive_guard and router.path_guard and router.scope_guard and router.mode_rule
-    assert router.prior is not None and router.prior.path == SHIPPED_PRIOR and router.prior.weight == 1.0
+    assert router.prior is not None and router.prior.path == SHIPPED_PRIOR and router.prior.weight == 2.0
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_weight=0)).prior is None
     assert Router.from_settings(_LlamaCppRecorder(), load_settings(decision_prior_path="none")).prior is None
     assert Router.from_settings(RecordingEngine(), load_settings()).prior is None  # an engine that ignores it

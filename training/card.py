@@ -168,15 +168,27 @@ _HELDOUT_ABOUT = {
                                   f"voices); with {other}, the set the fourth question cue was judged on, by a "
                                   "rule fixed before scoring; one destructive row of V was read (a safety fix)"
        for name, other in (("v", "W"), ("w", "V"))},
+    **{f"realistic-{name}.jsonl": f"written by one of three new LLM agents that saw no other data, 2026-12-07 "
+                                  f"(seven more voices); with {others}, the set a decision prior refitted on A-W "
+                                  "was judged on, by a rule fixed before scoring (not shipped); tagged "
+                                  "destructive rows the served default missed were read (safety fixes)"
+       for name, others in (("x", "Y and Z"), ("y", "X and Z"), ("z", "X and Y"))},
+    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
+                                  f"voices); with {other}, the set the changes made after X-Z were judged on, by "
+                                  "a rule fixed before scoring: the freshest measure"
+       for name, other in (("aa", "AB"), ("ab", "AA"))},
 }
 
 
-def _heldout_section(report: dict) -> str:
-    """The generalisation table of one held-out set (docs/heldout.md): the same metrics on requests never
-    trained on."""
+def _heldout_section(report: dict, prior_data: frozenset[str] = frozenset()) -> str:
+    """The generalisation table of one held-out set (docs/heldout.md): the same metrics on requests the
+    adapter never trained on; `prior_data` names the files the shipped decision prior was fitted on."""
     meta = report["meta"]
     data = str(meta.get("data"))
     about = _HELDOUT_ABOUT.get(Path(data).name, "see docs/heldout.md")
+    if data in prior_data:
+        about += ("; the shipped decision prior was fitted on it since, so it no longer measures the served "
+                  "default: this report is from before, with the prior of its day")
     return f"""
 ## Generalisation: the held-out set `{data}`
 
@@ -206,6 +218,8 @@ def ship(run_dir: Path, report_dir: Path, out_dir: Path, *heldout_dirs: Path) ->
     first = sum(r["loss"] for r in log[:10]) / max(1, len(log[:10]))
     last = sum(r["loss"] for r in log[-10:]) / max(1, len(log[-10:]))
     cfg = summary["config"]
+    prior_meta = _prior_meta(out_dir)
+    prior_data = frozenset(prior_meta["data"].split(" + ")[1:]) if prior_meta else frozenset()
     size_mb = (out_dir / "adapter.gguf").stat().st_size / 1e6
     card = f"""# router-smollm2: the embedded default router adapter
 
@@ -237,7 +251,7 @@ Reproduce (then `router eval` as below):
 ```
 router train cpu --config {RECIPE}
 {_prior_command(_prior_meta(out_dir))}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-w]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-ab]
 ```
 
 ## Decision prior
@@ -256,7 +270,7 @@ explains the four tools plus 8 few-shot turns, under the same grammar.
 Plots: `confusion-adapter.png`, `confusion-prompted-baseline.png`, `latency.png`, `loss.png`. The latency
 rows here and below are what each evaluation saw; evaluations share the cores (two at a time, one engine
 thread each), so compare latencies with `bench/route_speed.py` (docs/speed.md), not across these tables.
-{"".join(_heldout_section(h) for h in heldouts)}
+{"".join(_heldout_section(h, prior_data) for h in heldouts)}
 ## Limits
 
 Most of the training data is composed from templates; the test split comes from the same composer, so
