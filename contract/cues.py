@@ -80,9 +80,10 @@ table `analytics.fct_orders`)."""
 def question_cue(query: str) -> Cue | None:
     """The cue this request carries, if any: a removal first, then a named file (both name their file), then
     general, then location."""
-    if _removes_quoted_text(query):
+    paths = written_paths(query)  # read once: both file cues look for the file the request names
+    if _removes_quoted_text(query, paths):
         return FILE_REMOVAL
-    if _names_a_file_in_a_folder(query):
+    if _names_a_file_in_a_folder(query, paths):
         return NAMED_FILE
     if (_COMPARISON.search(query) and not _DIGIT.search(query)) or _MARKED_GENERAL.search(query):
         return GENERAL
@@ -91,22 +92,22 @@ def question_cue(query: str) -> Cue | None:
     return None
 
 
-def _names_a_file_in_a_folder(query: str) -> bool:
+def _names_a_file_in_a_folder(query: str, written: set[str]) -> bool:
     """A path with folders whose last part is a file name (`src/app.py`), other than a test's id in pasted
     test-runner output (`tests/test_quotes.py::test_rate`). A where-question counts only when it asks where
     in that file ("where in `app/x.py` do we ..."): "where do we return X?" under a pasted log asks for a
     place in the repository, not for the file one of the log's lines names."""
-    paths = [path for path in written_paths(query)
-             if "/" in path and _FILE_NAME.search(path) and f"{path}::" not in query]
+    paths = [path for path in written if "/" in path and _FILE_NAME.search(path) and f"{path}::" not in query]
+    if not paths:
+        return False
     wheres = [match.end() for match in _LOCATION.finditer(query)]
-    return bool(paths) and (not wheres or any(0 <= query.find(path, end) - end <= _WHERE_IN_GAP
-                                               for path in paths for end in wheres))
+    return not wheres or any(0 <= query.find(path, end) - end <= _WHERE_IN_GAP for path in paths for end in wheres)
 
 
-def _removes_quoted_text(query: str) -> bool:
+def _removes_quoted_text(query: str, written: set[str]) -> bool:
     """A removal verb, a file the request names, and exactly one other span in backticks to take out of
     it; not a question for information ("it doesn't delete `x`, right?")."""
     if not REMOVAL.search(query) or len(set(_BACKTICKED.findall(query))) > 4 or asks_for_information(query):
         return False  # more than four spans in backticks (the file, the thing, a few words) is no one thing
-    files = (path for path in written_paths(query) if _FILE_NAME.search(path))
+    files = (path for path in written if _FILE_NAME.search(path))
     return any(spelled_out_removal(path, query) is not None for path in files)

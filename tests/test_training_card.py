@@ -56,5 +56,5 @@ def test_the_card_says_how_to_refit_the_prior_it_ships(tmp_path):
         np.savez(file, meta=np.array(json.dumps(meta)))
     assert _prior_command(_prior_meta(tmp_path)) == (
         "router train prior --also data/prior/a.jsonl --also data/prior/b.jsonl")
-    assert "`data/prior/b.jsonl`" in _prior(tmp_path)
+    assert "`data/prior/b.jsonl`" in _prior(tmp_path, _prior_meta(tmp_path))
     assert _prior_command(_prior_meta(tmp_path / "none")) == "router train prior"

@@ -88,18 +88,22 @@ def _prior_meta(out_dir: Path) -> dict | None:
         return json.loads(str(data["meta"]))
 
 
+def _prior_also_files(meta: dict | None) -> list[str]:
+    """The files a prior was fitted on besides the training split (its record's first data file)."""
+    return meta["data"].split(" + ")[1:] if meta else []
+
+
 def _prior_command(meta: dict | None) -> str:
     """The command that refits a prior from its record (`_prior_meta`): its first data file is the training
     split, the others were passed with --also."""
-    files = meta["data"].split(" + ")[1:] if meta else []
+    files = _prior_also_files(meta)
     weight = meta.get("also_weight", 1.0) if meta else 1.0
     return " ".join(["router train prior", *(f"--also {name}" for name in files),
                      *([f"--also-weight {weight:g}"] if files and weight != 1.0 else [])])
 
 
-def _prior(out_dir: Path) -> str:
-    """What the decision prior beside the adapter was fitted on, from the file's own record."""
-    meta = _prior_meta(out_dir)
+def _prior(out_dir: Path, meta: dict | None) -> str:
+    """What the decision prior beside the adapter was fitted on, from the file's own record (`meta`)."""
     if meta is None:
         return "No decision prior ships beside this adapter."
     size_kb = (out_dir / "prior.npz").stat().st_size / 1e3
@@ -219,7 +223,7 @@ def ship(run_dir: Path, report_dir: Path, out_dir: Path, *heldout_dirs: Path) ->
     last = sum(r["loss"] for r in log[-10:]) / max(1, len(log[-10:]))
     cfg = summary["config"]
     prior_meta = _prior_meta(out_dir)
-    prior_data = frozenset(prior_meta["data"].split(" + ")[1:]) if prior_meta else frozenset()
+    prior_data = frozenset(_prior_also_files(prior_meta))
     size_mb = (out_dir / "adapter.gguf").stat().st_size / 1e6
     card = f"""# router-smollm2: the embedded default router adapter
 
@@ -250,13 +254,13 @@ Reproduce (then `router eval` as below):
 
 ```
 router train cpu --config {RECIPE}
-{_prior_command(_prior_meta(out_dir))}
+{_prior_command(prior_meta)}
 python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-ab]
 ```
 
 ## Decision prior
 
-{_prior(out_dir)}
+{_prior(out_dir, prior_meta)}
 
 ## Evaluation
 
