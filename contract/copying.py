@@ -82,13 +82,18 @@ def _lines_within(content: str, block: str) -> bool:
 
 def written_content(content: str, text: str) -> str | None:
     """The block of `text` that a write's `content` is a slip of (its lines with some dropped, or alike by
-    SIMILAR_CONTENT), ending with one newline; None when the content is already that block (up to trailing
-    newlines), empty, or like no one block more than another."""
+    SIMILAR_CONTENT) or the start of, cut at a `"` the model should have escaped (`switch(` for
+    `switch("path", "../src")`), ending with one newline; None when the content is already that block (up to
+    trailing newlines), empty, or like no one block more than another."""
     content = content.strip("\n")
     if not content.strip():
         return None
-    scored = sorted(((_lines_within(content, block), _ratio(content, block), block)
-                     for block in {b.strip("\n") for b in written_blocks(text)}), reverse=True)
+    blocks = {block.strip("\n") for block in written_blocks(text)}
+    cut_at_quote = {block for block in blocks if block.startswith(content + '"')}
+    if len(cut_at_quote) == 1:
+        return cut_at_quote.pop() + "\n"
+    scored = sorted(((_lines_within(content, block), _ratio(content, block), block) for block in blocks),
+                    reverse=True)
     if not scored or not (scored[0][0] or scored[0][1] >= SIMILAR_CONTENT):
         return None
     if len(scored) > 1 and scored[1][:2] == scored[0][:2] or scored[0][2] == content:
@@ -116,11 +121,25 @@ def _removal_spans(text: str) -> frozenset[str]:
 
 def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] | None:
     """A patch's strings as the user wrote them: each that is not in `text` but a slip of one span the user
-    quoted becomes that span, and a replacement equal to the target on a request to remove it becomes empty.
-    None when nothing changes."""
+    quoted becomes that span; each that is the start of one span the user quoted, and not the whole, becomes
+    that span (`declare_parameter(` for `declare_parameter("max_speed", 0.8)`: the model ends a string at a
+    quote it should have escaped); a no-op patch of the start that two spans share becomes the first into the
+    second ("change `<html lang="en">` to `<html lang="vi">`" patched as `<html lang=` into itself); and a
+    replacement equal to the target on a request to remove it becomes empty. None when nothing changes."""
     spans = quoted_spans(text)
     fixed = [value if value == "" or value in text else closest_match(value, spans, SIMILAR_STRING) or value
              for value in (target, replacement)]
+    starts = [_spans_starting_with(value, spans) for value in fixed]
+    completed = [spans_of[0] if len(spans_of) == 1 else value for value, spans_of in zip(fixed, starts)]
+    if fixed[0] == fixed[1] and len(starts[0]) == 2:
+        fixed = starts[0]
+    elif completed[0] != completed[1]:  # completing must not make a patch that changes nothing
+        fixed = completed
     if fixed[1] == fixed[0] and REMOVAL.search(text):
         fixed[1] = ""
     return None if fixed == [target, replacement] else (fixed[0], fixed[1])
+
+
+def _spans_starting_with(value: str, spans: list[str]) -> list[str]:
+    """The distinct spans, in order, that start with `value` and are longer than it ("" starts none)."""
+    return [span for span in dict.fromkeys(spans) if value and span != value and span.startswith(value)]

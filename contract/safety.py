@@ -71,6 +71,27 @@ def closest_written_path(path: str, text: str) -> str | None:
     return same_name.pop() if len(same_name) == 1 else None
 
 
+def whole_written_path(path: str, text: str) -> str | None:
+    """The one path the user wrote that `path`, found in `text` but not a path the user wrote, is a piece
+    of: its last folders and file (`tasks/expirace.py` for `jizdenky/tasks/expirace.py`), its first folders
+    (`app/code/` for `app/code/Acme`), or the whole with a `/` or a sentence's full stop added
+    (`rds.tf.` in "check infra/terraform/rds.tf. is it on?"). The 135M model copies long paths with their
+    ends cut off. None when `path` is a path the user wrote, or a piece of none or of several."""
+    written = written_paths(text)
+    if path in written or (path.endswith("/") and path in text and path.rstrip("/") in written):
+        return None
+    parts = path.strip("/").split("/")
+    pieces = set()
+    for whole in written:
+        whole_parts = whole.strip("/").split("/")
+        cut = len(parts) < len(whole_parts) and parts in (whole_parts[: len(parts)], whole_parts[-len(parts):])
+        if cut or path.rstrip("/.") == whole.rstrip("/"):
+            pieces.add(whole)
+    # An absolute path gives its tails as written paths too (`/app/src/x.py`: `src/x.py`): the longest stands for them.
+    pieces = {whole for whole in pieces if not any(other.endswith("/" + whole) for other in pieces)}
+    return pieces.pop() if len(pieces) == 1 else None
+
+
 _QUESTION = re.compile(
     r"\?\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
     r"can|could|should|would|will|explain|difference|compare)\b|\w\s+(?:vs\.?|versus)\s+\w|"

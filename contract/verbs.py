@@ -1,4 +1,4 @@
-"""The words for deleting, emptying and removing, written once for the rules that read them.
+"""The words for deleting, emptying, removing and creating, written once for the rules that read them.
 
 - `DESTRUCTIVE` (what reads as a destructive request: `contract.safety`) knows English and the commonest
   verbs for deleting and emptying in twenty-odd other languages and in Chinese, Japanese and Korean.
@@ -6,7 +6,12 @@
   the same deleting verbs, plus the everyday ones for taking something out ("get rid of", "togli",
   "quita", "消して").
 
-Both are keywords, a first line of defence, not a classifier.
+- `CREATE_BEFORE`, `CREATE_AFTER` and `ADD_BEFORE` (a request to create a file it names: `contract.cues`)
+  know the verbs for creating a file in English and twenty-odd other languages: those that come before the
+  file's name, those that come after it (Hindi, Turkish, Korean, Japanese, Persian), and the looser ones
+  ("add", "make", "write") that count only when the content follows the name ("make x.txt with ...").
+
+All are keywords, a first line of defence, not a classifier.
 """
 
 from __future__ import annotations
@@ -53,3 +58,30 @@ REMOVAL = re.compile(
     + _DELETE_BEYOND_ENGLISH + r")\b|" + _DELETE_CJK + r"|消す|删掉|去掉|지워",
     re.IGNORECASE,
 )
+
+CREATE_BEFORE = re.compile(
+    r"\b(?:create|touch|new\s+file|put\s+(?:this|that|it|the\s+following)\s+(?:in|into|to|at)|"
+    r"save\s+(?:this|it)\s+(?:as|to|in)|"
+    # Polish, Czech, Slovak, Swedish, Danish, German, Portuguese, Spanish, Italian, French, Indonesian,
+    # Vietnamese, Greek, Arabizi, Russian, Ukrainian, Finnish, Romanian, Tagalog.
+    r"utwórz|stwórz|vytvoř|vytvořte|vytvor|vytvorte|skapa|opret|erstelle|erstell|anlegen|cri[ae]|criar|crea|"
+    r"crear|créame|crée|créer|créez|buat|bikin|buatkan|tạo|φτιάξε|δημιούργησε|e3mel|a3mel|создай|створи|luo|"
+    r"creează|gumawa|mag-create)\b|"
+    # Hebrew, Arabic, Thai, Chinese (no word boundaries).
+    r"תיצור|צור|أنشئ|สร้าง|创建|新建",
+    re.IGNORECASE,
+)
+"""Verbs for creating a file that come before its name ("create src/x.py", "utwórz plik src/x.py")."""
+
+CREATE_AFTER = re.compile(
+    r"\b(?:bana\s+do|banao|bana\s+de|oluştur|besaz|bsaz|dorost\s+kon)\b|만들어|생성|作って|作成|作る|创建|新建",
+    re.IGNORECASE,
+)
+"""Verbs for creating a file that come after its name (`x.txt bana do`, `x.py 파일 만들어줘`)."""
+
+ADD_BEFORE = re.compile(
+    r"\b(?:add|make|write|overwrite|dodaj|pridaj|přidej|lägg\s+till|lag|leg|maak|ajoute|aggiungi|agrega|añade|"
+    r"adicione|thêm|πρόσθεσε|gawa)\b",
+    re.IGNORECASE,
+)
+"""Looser verbs ("add", "make", "write"), which create a file only when its content follows its name."""

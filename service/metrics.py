@@ -68,6 +68,12 @@ class Metrics:
             "file_manager paths that were a slip on a path the request names; the named path replaced them.",
             registry=r,
         )
+        self.path_operations = Counter(
+            "router_path_operations_total",
+            "file_manager calls that listed a file or read a folder; the operation the path's shape calls for "
+            "replaced theirs.",
+            registry=r,
+        )
         self.rule_modes = Counter(
             "router_rule_modes_total",
             "Unscoped searches whose mode the contract's query-shape rule set instead of the model's.",

@@ -63,7 +63,12 @@ class RouteMeta(BaseModel):
     repaired_path: bool = Field(
         default=False,
         description="The model's file_manager path was a slip on a path the request names (a dropped or doubled "
-        "character); the named path replaced it (ROUTER_PATH_GUARD).",
+        "character) or a piece of one (its first or last folders); the named path replaced it (ROUTER_PATH_GUARD).",
+    )
+    operation_from_path: bool = Field(
+        default=False,
+        description="The model listed a file (a name with a file extension) or read a folder (a path ending in "
+        "`/`); the operation the path's shape calls for replaced it (ROUTER_PATH_GUARD).",
     )
     unnamed_scope: bool = Field(
         default=False,

@@ -17,9 +17,10 @@ from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
     FileWrite, RunningDecision,
 )
+from contract.operations import operation_for_path
 from contract.safety import (
     DESTRUCTIVE, asks_for_information, closest_written_path, destructive_phrase, is_question, unnamed_path,
-    written_paths,
+    whole_written_path, written_paths,
 )
 from contract.scope import invents_scope, search_mode
 from contract.unseen import unseen_reference
@@ -49,7 +50,10 @@ class Guarded:
     unnamed_scope: bool
     """The model scoped a search to files the user never pointed at; the scope was dropped."""
     repaired_path: bool = False
-    """The model's file_manager path was a slip on a path the user wrote; the written one replaced it."""
+    """The model's file_manager path was a slip on a path the user wrote, or a piece of one; the written one
+    replaced it."""
+    operation_from_path: bool = False
+    """The model listed a file or read a folder; the operation the path's shape calls for replaced it."""
     mode_from_rule: bool = False
     """The model's mode for an unscoped search was not the contract's rule's; the rule's replaced it."""
     repaired_copy: bool = False
@@ -69,6 +73,7 @@ class Guarded:
                                (self.unnamed_path, metrics.unnamed_path_overrides),
                                (self.unnamed_scope, metrics.unnamed_scope_overrides),
                                (self.repaired_path, metrics.repaired_paths),
+                               (self.operation_from_path, metrics.path_operations),
                                (self.mode_from_rule, metrics.rule_modes),
                                (self.repaired_copy, metrics.repaired_copies),
                                (self.unseen_context, metrics.unseen_context_overrides)):
@@ -174,8 +179,9 @@ class Router:
         mode share them.
 
         1. The confidence threshold.
-        2. The repairs of text the model copied from the user: a path slip (the path guard), then a write's
-           content or a patch's strings (the copy repair, which reads the path).
+        2. The repairs of text the model copied from the user: a path slip or a piece of a path (the path
+           guard), the operation the path's shape calls for (the path guard), then a write's content or a
+           patch's strings (the copy repair, which reads the path).
         3. The destructive guard, which so judges the call that would run.
         4. The unseen-context guard; after the destructive guard, so a destructive request is asked about as
            one. A request with a context is left to the model: what it points at may be there.
@@ -191,9 +197,12 @@ class Router:
             decision = _ask_to_clarify(query, decision, confidence, reasoning)
         # The context is text the user (or their agent) gave too: a path or text written there is given.
         given = f"{query}\n{context or ''}"
-        repaired = self.path_guard and _unnamed_file(given, decision) and _with_written_path(given, decision)
+        repaired = self.path_guard and _with_written_path(given, decision)
         if repaired:
             decision = repaired
+        operation = self.path_guard and _with_path_operation(decision)
+        if operation:
+            decision = operation
         copied = self.copy_repair and _with_written_text(given, decision)
         if copied:
             decision = copied
@@ -214,8 +223,8 @@ class Router:
         ruled = self.mode_rule and _with_rule_mode(given, decision)
         if ruled:
             decision = ruled
-        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(ruled), bool(copied),
-                       bool(reference))
+        return Guarded(decision, low, bool(phrase), unnamed, unscoped, bool(repaired), bool(operation), bool(ruled),
+                       bool(copied), bool(reference))
 
     def may_override(self, query: str, *, answers: bool) -> bool:
         """Whether a guard could replace a decision on this request before it is generated: any tool call
@@ -398,11 +407,29 @@ def _unnamed_file(text: str, decision: RunningDecision | CompleteDecision) -> bo
     return unnamed_path(args.operation, args.path, text)
 
 
-def _with_written_path(text: str, decision: RunningDecision) -> RunningDecision | None:
+def _with_written_path(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
     """The same file_manager call on the path the user wrote that the model's path is a slip of
-    (`src/biling.py` for `src/billing.py`), or None when no written path is that close."""
-    written = closest_written_path(decision.tool_use.arguments.path, text)
+    (`src/biling.py` for `src/billing.py`: `closest_written_path`) or a piece of (`tasks/x.py` for
+    `jizdenky/tasks/x.py`: `whole_written_path`), or None when it is neither."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+        return None
+    path = decision.tool_use.arguments.path
+    written = closest_written_path(path, text) if _unnamed_file(text, decision) else whole_written_path(path, text)
     return None if written is None else _with_arguments(decision, path=written)
+
+
+def _with_path_operation(decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
+    """The same file_manager call with the operation its path's shape calls for (`contract.operations`): a
+    read of the file it tried to list, a list of the folder it tried to read; None when the operation fits."""
+    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+        return None
+    args = decision.tool_use.arguments
+    operation = operation_for_path(args.operation, args.path)
+    if operation is None:
+        return None
+    call = decision.tool_use.model_copy(update={"arguments": (FileRead if operation == "read" else FileList)(
+        operation=operation, path=args.path)})
+    return decision.model_copy(update={"tool_use": call})
 
 
 def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:

@@ -61,6 +61,39 @@ def test_a_patch_string_copied_with_a_slip_becomes_the_quoted_one():
     assert result.repaired_copy and result.decision.tool_use.arguments.replacement_string == "syncCarts("
 
 
+@pytest.mark.parametrize(("target", "replacement", "query", "written"), [
+    # The model ends each string at the first quote it should have escaped: a no-op patch of their shared start.
+    ("declare_parameter(", "declare_parameter(",
+     'src/planner.cpp: replace `declare_parameter("max_speed", 1.5)` with `declare_parameter("max_speed", 0.8)`',
+     ('declare_parameter("max_speed", 1.5)', 'declare_parameter("max_speed", 0.8)')),
+    # Each string the start of one quoted span: the closing parenthesis left off.
+    ("setPolicy(.regular", "setPolicy(.accessory", "App.swift: swap `setPolicy(.regular)` for `setPolicy(.accessory)`",
+     ("setPolicy(.regular)", "setPolicy(.accessory)")),
+])
+def test_a_patch_string_cut_short_becomes_the_quoted_span_it_starts(target, replacement, query, written):
+    assert written_patch(target, replacement, query) == written
+    result = _route({"operation": "patch", "path": "src/planner.cpp", "target_string": target,
+                     "replacement_string": replacement}, query)
+    assert result.repaired_copy
+    assert (result.decision.tool_use.arguments.target_string,
+            result.decision.tool_use.arguments.replacement_string) == written
+
+
+@pytest.mark.parametrize(("target", "replacement", "query"), [
+    ("x = 1", "x = 2", "in a.py change `x = 1` to `x = 2`"),  # already the spans
+    ("run(", "run(", "in a.py change `run(a)` to `run(b)` and `run(c)` to `run(d)`"),  # four spans start so
+    ("str.lower", "str.lower", "in a.py use `str.lower()` not `str.casefold()`"),  # completing both makes a no-op
+])
+def test_a_patch_string_that_starts_no_one_span_or_is_whole_is_left_alone(target, replacement, query):
+    assert written_patch(target, replacement, query) is None
+
+
+def test_content_cut_at_a_quote_becomes_the_block_it_starts():
+    query = 'create `tests/config.nims` with:\n```\nswitch("path", "$projectDir/../src")\n```'
+    assert written_content("switch(", query) == 'switch("path", "$projectDir/../src")\n'
+    assert written_content("switch", query) is None  # not cut at a quote, and too unlike the block
+
+
 def test_a_patch_that_replaces_text_with_itself_on_a_removal_request_removes_it():
     query = 'remove "MEDIA_MAX_UPLOAD_MB: 2" from `docker-compose.yml`'
     assert written_patch("MEDIA_MAX_UPLOAD_MB: 2", "MEDIA_MAX_UPLOAD_MB: 2", query) == ("MEDIA_MAX_UPLOAD_MB: 2", "")

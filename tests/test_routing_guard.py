@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from contract.safety import whole_written_path
 from service.routing import Router
 from tests.hardening_fakes import FakeEngine
 
@@ -201,6 +202,54 @@ def test_a_path_copied_with_a_slip_is_replaced_by_the_one_the_user_wrote(decisio
     result = route(decision, query, path_guard=True)
     assert result.repaired_path and not result.unnamed_path
     assert result.decision.tool_use.tool_name == "file_manager" and result.decision.tool_use.arguments.path == written
+
+
+@pytest.mark.parametrize(("decision", "query", "written"), [
+    (_file_call("read", "tasks/expiry.py"), "co dělá soubor ticketing/tasks/expiry.py?", "ticketing/tasks/expiry.py"),
+    (_file_call("list", "workflows/"), "list .github/workflows/ , which jobs run trivy", ".github/workflows/"),
+    (_file_call("list", "app/code/"), "list app/code/Vendor pls", "app/code/Vendor"),  # its first folders
+    (_file_call("list", "data/raw/osm/"), "what's under data/raw/osm? forgot", "data/raw/osm"),  # a `/` added
+    (_file_call("read", "infra/rds.tf."), "check infra/rds.tf. is multi az on??", "infra/rds.tf"),  # a full stop
+])
+def test_a_piece_of_a_path_the_user_wrote_becomes_the_whole_path(decision, query, written):
+    assert whole_written_path(decision["tool_use"]["arguments"]["path"], query) == written
+    result = route(decision, query, path_guard=True)
+    assert result.repaired_path and not result.unnamed_path
+    assert result.decision.tool_use.arguments.path == written
+    assert route(decision, query).decision.tool_use.arguments.path == decision["tool_use"]["arguments"]["path"]
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    ("views.py", "compare shop/views.py and blog/views.py"),  # a piece of two written paths
+    ("src/app.py", 'Traceback:\n  File "/srv/src/app.py", line 3\nwhy?'),  # a tail of an absolute path is written
+    ("docs/", "what's in docs/ ?"),  # the written path, its `/` written too
+    ("ab/c.py", "open lab/c.py"),  # not on a folder boundary: a slip, for closest_written_path
+])
+def test_a_path_that_is_written_or_a_piece_of_several_is_not_completed(path, query):
+    assert whole_written_path(path, query) is None
+
+
+@pytest.mark.parametrize(("decision", "query", "operation"), [
+    (_file_call("list", "infra/terraform/rds.tf"), "check infra/terraform/rds.tf, is multi az on?", "read"),
+    (_file_call("list", "src/legacy/radiation.f90"), "open src/legacy/radiation.f90", "read"),
+    (_file_call("read", "app/components/checkout/"), "show me what's inside app/components/checkout/", "list"),
+])
+def test_a_list_of_a_file_reads_it_and_a_read_of_a_folder_lists_it(decision, query, operation):
+    result = route(decision, query, path_guard=True)
+    assert result.operation_from_path and result.decision.tool_use.arguments.operation == operation
+    assert result.decision.tool_use.arguments.path == decision["tool_use"]["arguments"]["path"]
+    assert not route(decision, query).operation_from_path  # the path guard turned off
+
+
+@pytest.mark.parametrize(("decision", "query"), [
+    (_file_call("list", "src/Underwriting.Api"), "list src/Underwriting.Api"),  # a folder with a dot in its name
+    (_file_call("read", "Makefile"), "what does the Makefile do"),  # a bare name settles nothing
+    (_file_call("list", "docs/"), "what's in docs/"),
+])
+def test_an_operation_the_path_does_not_contradict_is_kept(decision, query):
+    result = route(decision, query, path_guard=True)
+    assert not result.operation_from_path
+    assert result.decision.tool_use.arguments.operation == decision["tool_use"]["arguments"]["operation"]
 
 
 @pytest.mark.parametrize(("decision", "query"), [
