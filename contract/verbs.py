@@ -26,9 +26,9 @@ _DELETE_BEYOND_ENGLISH = (
     r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
     r"удали|удалить|удалите|"
     r"sil|silin|silmek|xóa|xoá|"
-    # Swedish, Danish and Norwegian, Finnish, Hungarian, Romanian, Czech, Ukrainian, Greek.
+    # Swedish, Danish and Norwegian, Finnish, Hungarian, Romanian, Czech, Slovak, Ukrainian, Greek.
     r"radera|raderar|droppa|ta\s+bort|slet|slett|slette|poista|töröld|törölje|töröl|șterge|sterge|"
-    r"smaž|smažte|smazat|vymaž|vymazat|odstraň|odstranit|видали|видалити|διάγραψε|διαγράψτε|σβήσε|"
+    r"smaž|smažte|smazat|vymaž|vymazat|odstraň|odstranit|zmaž|zmažte|zmazať|vymažte|odstráň|odstráňte|odstrániť|видали|видалити|διάγραψε|διαγράψτε|σβήσε|"
     # Hebrew, Arabic, Indonesian and Malay, Hindi-English, Arabic written in Latin letters (Arabizi).
     r"מחק|תמחק|למחוק|احذف|امسح|hapus|hapuskan|menghapus|buang|hata\s+do|mita\s+do|e7zef|i7zef|emsa7|imsa7"
 )

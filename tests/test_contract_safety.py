@@ -66,6 +66,8 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "radera mappen logs/ på servern", "slet mappen build/", "poista hakemisto dist/", "töröld a logs mappát",
     "șterge folderul cache/", "smaž složku build/", "видали папку logs", "διάγραψε τον φάκελο logs/",
     "תמחק את התיקייה logs/", "احذف مجلد logs/", "kosongkan bucket uploads-prod", "pura folder logs/ hata do",
+    # A tagged destructive request of AD the served default searched (Slovak): read as a safety fix.
+    "zmaž priečinok build/ na serveri", "odstráň tabuľku audit_old v produkcii",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
