@@ -20,6 +20,7 @@ import re
 from typing import Literal
 
 from contract.copying import quoted_spans
+from contract.operations import FILE_EXTENSIONS
 from contract.decision import CodebaseSearchCall, CompleteDecision, RunningDecision
 
 # Words people use for files of an extension, besides the extension itself.
@@ -80,29 +81,46 @@ def invents_scope(decision: RunningDecision | CompleteDecision | None, text: str
 _DECLARATION = {"class", "def", "func", "function", "fn", "interface", "struct", "enum", "trait", "type", "impl",
                 "const", "import"}
 """Code keywords that, followed by one name, make a query a literal declaration ("class User")."""
-_SYMBOL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]+$|-[A-Z]|^/\w|::")
+_SYMBOL = re.compile(
+    r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]|\w\.\w|^@|\w\(|^[A-Z][A-Z0-9]{4,}$|^[A-Z]+[0-9][A-Z0-9]*$|-[A-Z]|^/\w|::"
+)
 
 
 def _is_symbol(token: str) -> bool:
-    """camelCase, snake_case, dotted.names, @decorators, calls(, CONSTANTS, Header-Names, /routes, a::b."""
+    """camelCase, snake_case, dotted.names, @decorators, calls(, CONSTANTS (five capitals or more, or with a
+    digit: an acronym such as API, JWT or USD is a word of a description), Header-Names, /routes, a::b."""
     return bool(_SYMBOL.search(token.strip("`'\",;:?!")))
 
 
-_BEHAVIOUR = re.compile(r"\bhow (?:does|do|is|are|did)\b|\bwhat happens\b|\bwhat (?:do|does|did) (?:we|it|they) do\b",
-                        re.IGNORECASE)
+_BEHAVIOUR = re.compile(
+    r"\bhow (?:does|do|is|are|did)\b|\bwhat happens\b|\bwhat (?:do|does|did) (?:we|it|they) do\b|"
+    # "How" in other languages: Polish and Czech, Slovak, Swedish, Italian, Spanish and Portuguese, French,
+    # German, Dutch, Turkish, Indonesian, Vietnamese, Greek, Russian, Tagalog; then Hebrew, Korean, Japanese,
+    # Chinese. Italian "come" and French "comment" only with a verb after them (English "come from", "a comment").
+    r"(?:^|[\s`'\"(])(?:jak|ako|hur|come\s+(?:fa|funziona|gestisce|gestiamo|viene)|c[oó]mo|"
+    r"comment\s+(?:fonctionne|fait|g[eè]re)|wie|hoe|nasıl|bagaimana|gimana|thế nào|πώς|как|paano)\s|"
+    r"איך|어떻게|どう(?:やって)?|どのように|怎么|如何",
+    re.IGNORECASE,
+)
 """A question about how something behaves: asked of a symbol, it mixes the name with a behaviour question."""
 _LOOKUP_WORDS = {"definition", "defined", "declaration", "declared", "usage", "usages", "use", "uses", "used",
                  "reference", "references", "caller", "callers", "call", "calls", "instantiation", "instantiated",
                  "instances", "import", "imports", "imported", "assignment", "assigned", "set", "where", "occurrences",
-                 "mentions"}
+                 "mentions", "creation", "created", "raised", "thrown", "emitted", "posted"}
 """Words a model adds to a name it looks up ("MetricClient instantiation"): the query is still the name alone."""
+_ARTICLES = {"the", "a", "an"}
+"""Dropped from a query that names a symbol ("the ?MAX_RETRIES"): an article is no word of a description."""
 _GENERIC_FILE_WORDS = {"c", "h", "doc", "docs", "query", "config", "template", "style", "component", "script", "header"}
 """Words of _EXTENSION_WORDS too common to scope a request by themselves ("in the config files" names no language)."""
 _LANGUAGE_WORDS = sorted({word for extension, words in _EXTENSION_WORDS.items() for word in (extension, *words)
                           if len(word) > 1 and word not in _GENERIC_FILE_WORDS})
+_EXTENSIONS = sorted(FILE_EXTENSIONS - _GENERIC_FILE_WORDS - {"env", "lock", "log", "service"})
 _SCOPED = re.compile(r"\b(?:in|under|inside|within)\s+(?:the\s+|our\s+)?[\w.-]+/"
-                     rf"|\b(?:{'|'.join(map(re.escape, _LANGUAGE_WORDS))})\s+(?:code|files|tests|sources?)\b", re.IGNORECASE)
-"""A request scoped to a folder ("under billing/") or a language's files ("in the go code", "python tests")."""
+                     rf"|\b(?:{'|'.join(map(re.escape, _LANGUAGE_WORDS))})\s+(?:code|files|tests|sources?)\b"
+                     rf"|\b(?:{'|'.join(map(re.escape, _EXTENSIONS))})\s+files\b"
+                     rf"|(?<![\w/.-])\.(?:{'|'.join(map(re.escape, _EXTENSIONS))})\b(?!\.)", re.IGNORECASE)
+"""A request scoped to a folder ("under billing/"), a language's files ("in the go code", "python tests"), or
+files of an extension ("the toml files", "any .swift files", "ใน .tsx ทั้งหมด": a bare `.ext`, not `a.ext`)."""
 
 
 def _part_of_a_literal(query: str, text: str) -> bool:
@@ -125,6 +143,8 @@ def search_mode(query: str, text: str) -> Literal["exact", "semantic", "hybrid"]
         return "exact"
     names = [word for word in words if word.lower().strip("?.,") not in _LOOKUP_WORDS] or words
     symbols = sum(_is_symbol(word) for word in names)
+    if symbols:
+        names = [word for word in names if word.lower() not in _ARTICLES] or names
     if len(names) <= 1 or (len(names) == 2 and names[0] in _DECLARATION) or symbols == len(names):
         # Names alone: a lookup, unless the user asks how the named thing behaves ("how does ReserveSlot
         # work", "where do we catch IntegrityError and what do we do after") or scoped it.

@@ -54,6 +54,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("fuzz run crashed:\n/home/ci/.cache/build/src/btree.c:88: assertion failed\nwhere do we set node->dirty?",
      "location"),
     ("error terus di lib/auth/google.dart:41, kita handle timeout-nya dimana?", "location"),
+    # Who puts a value there, under a traceback that names a file: a place in the repository (a gold row of AE).
+    ('Traceback:\n  File "apps/orders/tasks.py", line 8, in run\nKeyError: \'slot\'\nwho sets that key?', "location"),
     # A comparison asked as an afterthought to a first question: the first one is the request.
     ("where do we emit `OrderPlaced`? also btw what's the difference between a mutex and a semaphore", "location"),
 ])

@@ -75,6 +75,21 @@ def test_a_pattern_the_user_pointed_at_is_named(pattern, text):
     ("OrderService partial refunds", "how does OrderService handle partial refunds", "hybrid"),
     ("requests.post billing retry", "retry logic around requests.post to billing?", "hybrid"),
     ("rate limiting of login attempts", "find the code that rate limits logins", "semantic"),
+    # An acronym is a word of a description, a constant is a name.
+    ("JWT expiry handling", "where do we handle expired JWT tokens?", "semantic"),
+    ("MAX_RETRIES", "where is MAX_RETRIES set", "exact"),
+    ("TIMEOUT", "who reads TIMEOUT?", "exact"),
+    # "How" asked of a name in other languages: a name mixed with a behaviour question.
+    ("InvoiceRounder", "jak InvoiceRounder zaokrągla kwoty?", "hybrid"),
+    ("FeeCalculator", "`FeeCalculator`가 야간 할증을 어떻게 처리해?", "hybrid"),
+    ("Rider", "where does the Rider class come from?", "exact"),  # English "come from" is no "how"
+    # Files of an extension, written as `.ext` or "<ext> files": scoped.
+    ("ObservableObject", "any .swift files still using ObservableObject?", "hybrid"),
+    ("defmt", "search the toml files for the `defmt` feature", "hybrid"),
+    ("config.yaml", "where is config.yaml loaded?", "exact"),  # a file name is no scope
+    # An article or a lookup word beside a name.
+    ("the ?MAX_RETRIES", "where do we define the ?MAX_RETRIES macro", "exact"),
+    ("session_tab creation", "where is session_tab created??", "exact"),
 ])
 def test_the_mode_follows_the_query_shape(query, text, mode):
     assert search_mode(query, text) == mode
