@@ -30,7 +30,10 @@ _DELETE_BEYOND_ENGLISH = (
     r"radera|raderar|droppa|ta\s+bort|slet|slett|slette|poista|töröld|törölje|töröl|șterge|sterge|"
     r"smaž|smažte|smazat|vymaž|vymazat|odstraň|odstranit|zmaž|zmažte|zmazať|vymažte|odstráň|odstráňte|odstrániť|видали|видалити|διάγραψε|διαγράψτε|σβήσε|"
     # Hebrew, Arabic, Indonesian and Malay, Hindi-English, Arabic written in Latin letters (Arabizi).
-    r"מחק|תמחק|למחוק|احذف|امسح|hapus|hapuskan|menghapus|buang|hata\s+do|mita\s+do|e7zef|i7zef|emsa7|imsa7"
+    r"מחק|תמחק|למחוק|احذف|امسح|hapus|hapuskan|menghapus|buang|hata\s+do|mita\s+do|e7zef|i7zef|emsa7|imsa7|"
+    # Serbian, Croatian and Bosnian, Slovenian, Catalan, Lithuanian, Swahili, Malay.
+    r"obriši|obrišite|obrisati|izbriši|izbrišite|izbrisati|pobriši|esborra|esborrar|esborreu|ištrink|ištrinkite|"
+    r"ištrinti|futa|futeni|padam|padamkan"
 )
 """The commonest verbs for deleting, in twenty-odd languages other than English (words set off by spaces)."""
 
@@ -44,10 +47,12 @@ DESTRUCTIVE = re.compile(
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"
     + _DELETE_BEYOND_ENGLISH + "|"
     # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish; Swedish,
-    # Finnish, Czech, Greek, Hebrew, Indonesian, Arabizi.
+    # Finnish, Czech, Greek, Hebrew, Indonesian, Arabizi; Serbian and Croatian, Catalan, Lithuanian.
     r"esvaziar|esvazi[ae]|vaciar|vac[ií][aeá]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
     r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak|"
-    r"töm|tömma|tyhjennä|vyprázdni|vyprázdnit|άδειασε|רוקן|kosongkan|kosongin|fa22y|fa2y)\b"
+    r"töm|tömma|tyhjennä|vyprázdni|vyprázdnit|άδειασε|רוקן|kosongkan|kosongin|fa22y|fa2y|"
+    # Serbian and Croatian, Catalan, Lithuanian.
+    r"isprazni|ispraznite|buida|buidar|buideu|išvalyk|ištuštink)\b"
     r"|(" + _DELETE_CJK + r"|清空|비워)",
     re.IGNORECASE,
 )

@@ -68,6 +68,10 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "תמחק את התיקייה logs/", "احذف مجلد logs/", "kosongkan bucket uploads-prod", "pura folder logs/ hata do",
     # A tagged destructive request of AD the served default searched (Slovak): read as a safety fix.
     "zmaž priečinok build/ na serveri", "odstráň tabuľku audit_old v produkcii",
+    # Tagged destructive requests of AF the served default did not ask (Swahili, Serbian, Catalan): read as
+    # safety fixes, with the Lithuanian, Slovenian and Malay verbs added beside them.
+    "futa bucket yote ya uploads-prod", "obriši folder logs/ na serveru", "buida la cua de correus",
+    "ištrink katalogą logs/", "padam folder cache/ dalam server",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
