@@ -64,7 +64,7 @@ _MARKED_GENERAL = re.compile(
     re.IGNORECASE,
 )
 _LOCATION = re.compile(
-    r"\bwhere(?:'s| is| are| do| does| did| was| were| can| should| would| in)\b|d[oó]nde|\bonde\b|\bdove\b|"
+    r"\bwhere(?:'s| is| are| do| does| did| was| were| can| should| would| in)\b|\bd[oó]nde\b|\bonde\b|\bdove\b|"
     r"\boù\b|\bwo (?:wird|werden|ist|sind|steht|liegt|passiert|machen|berechnen)\b|\bwaar\b|\bgdzie|\bnerede|"
     r"\bnerde|chỗ nào|ở đâu|どこ|哪里|哪儿|在哪|어디|\bkaha\b|где|\bdi\s?mana\b|\bkur\b|"
     # Who or what puts a value there: a place in the repository too ("who sets X?", Lithuanian "kas įdeda").

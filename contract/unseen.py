@@ -64,7 +64,15 @@ _PARTS = (
 UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")", re.IGNORECASE)
 
 
+_PASTED_AFTER = re.compile(r"[ \t]*:[ \t]*\n\s*\S")
+"""A colon ending the line, then more text: what the phrase points at is pasted right after it ("cron mail this
+morning:" and the mail's line)."""
+
+
 def unseen_reference(text: str) -> str | None:
-    """The first phrase of `text` that points at context the router cannot see, or None."""
-    match = UNSEEN_CONTEXT.search(text)
-    return match.group(0) if match else None
+    """The first phrase of `text` that points at context the router cannot see, or None. A phrase whose
+    context is pasted right after it (on the lines after a colon) points at nothing unseen."""
+    for match in UNSEEN_CONTEXT.finditer(text):
+        if not _PASTED_AFTER.match(text, match.end()):
+            return match.group(0)
+    return None

@@ -73,6 +73,7 @@ def test_a_phrasing_that_settles_a_choice_is_recognised(query, cue):
     "how does `InventoryGrid` stack items?",
     "FAILED tests/pricing/test_quotes.py::test_cross_rate - AssertionError\nlooks like the fake is wrong",  # a test id
     "what's in config.yaml?",  # a file with no folder: often a computation's input ("hash of a.txt")
+    "cuánto es 3.5% de 1200 redondeado a 2 decimales?",  # "redondeado" holds "donde": a word, not a where-question
 ])
 def test_a_passing_resemblance_is_no_cue(query):
     assert question_cue(query) is None

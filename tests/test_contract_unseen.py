@@ -82,6 +82,15 @@ KNOWN_MISFIRES = {
 """Gold searches, programs or answers the guard is known to turn into a question, with why each is kept."""
 
 
+@pytest.mark.parametrize("query", [
+    "alert mail this morning:\n\n    QUEUE STALL: shard 7 lag 900s\n\nwhere do we raise that",
+    "from yesterday's call:\n- rename the flag to ENABLE_V2\nwhere is the flag read?",
+])
+def test_a_reference_whose_context_is_pasted_after_it_points_at_nothing_unseen(query):
+    assert unseen_reference(query) is None
+    assert unseen_reference(query.replace(":\n", " ", 1)) is not None  # without the paste it is unseen
+
+
 def test_no_gold_decision_in_any_dataset_is_one_the_guard_would_replace():
     """Every training, test, curated and held-out row: the guard never turns a right search, program or answer
     into a question, but for the known misfires above."""
