@@ -181,6 +181,15 @@ _HELDOUT_ABOUT = {
                                   f"voices); with {other}, the set the changes made after X-Z were judged on, by "
                                   "a rule fixed before scoring: the freshest measure"
        for name, other in (("aa", "AB"), ("ab", "AA"))},
+    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
+                                  f"voices); with {other}, the set the fifteenth session's argument repairs and "
+                                  "creation cue were judged on, by a rule fixed before scoring; its wrong search "
+                                  "modes were read after that, to change the mode rule"
+       for name, other in (("ac", "AD"), ("ad", "AC"))},
+    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
+                                  f"voices); with {other}, the set the fifteenth session's mode rule was judged "
+                                  "on, by a rule fixed before scoring: the freshest measure"
+       for name, other in (("ae", "AF"), ("af", "AE"))},
 }
 
 
