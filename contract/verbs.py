@@ -22,6 +22,8 @@ _DELETE_BEYOND_ENGLISH = (
     # Portuguese, Spanish, French, German, Italian.
     r"apagar|apague|apaga|deletar|delete[mn]|borrar|borr[aeá]|eliminar|elimin[aeá]|supprimer|supprim(?:e|ez)|"
     r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
+    # Spanish built on the English verbs ("dropea la tabla", "deletea el bucket").
+    r"drope[aá]|dropear|dropeen|deletea|deletear|"
     # Polish, Dutch, Russian, Turkish, Vietnamese.
     r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
     r"удали|удалить|удалите|"

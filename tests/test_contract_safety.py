@@ -72,6 +72,8 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     # safety fixes, with the Lithuanian, Slovenian and Malay verbs added beside them.
     "futa bucket yote ya uploads-prod", "obriši folder logs/ na serveru", "buida la cua de correus",
     "ištrink katalogą logs/", "padam folder cache/ dalam server",
+    # A tagged destructive request of AG neither prior asked (Spanish built on "drop"): read as a safety fix.
+    "dropea la tabla sesiones_viejas en prod", "deletea el bucket de staging",
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
