@@ -2,8 +2,8 @@
 
 The router's guards correct a decision after it is written; a cue acts before, at the branching points
 (status, tool_name, operation), by ruling some values out there (`service.routing.Router.branch_prior`).
-The model still writes everything else: the answer, the query, the patch. Four cues, each read off the
-request alone and each checked against every gold row of the data (about 13,400 requests), where it
+The model still writes everything else: the answer, the query, the patch. Five cues, each read off the
+request alone and each checked against every gold row of the data (about 14,800 requests), where it
 fires only on rows whose gold decision it allows:
 
 - **general**: a comparison ("what's the difference between X and Y", in thirteen languages) with no
@@ -11,7 +11,7 @@ fires only on rows whose gold decision it allows:
   code"). A direct answer. The 135M model searches for the names in such questions (`DontDestroyOnLoad`,
   `orphanRemoval`): public API names look like the repository's own. Gold rows: 246, all answers.
 - **location**: a question about where something is ("where do we convert knots to m/s?", "dónde
-  validamos", "どこで計算してる"). Anything but a program: the model sometimes writes one that computes
+  validamos", "どこで計算してる", "who sets X-Request-Id?"). Anything but a program: the model sometimes writes one that computes
   the thing named. Gold rows: about 1,080 (searches, answers, asks, reads), none a program ("where exactly
   is the mistake?" in a pasted JSON file, a program, is not matched: the pattern leaves "where exactly" out).
 - **removal**: a request to take the one thing it quotes in backticks out of a file it names ("remove
@@ -26,6 +26,13 @@ fires only on rows whose gold decision it allows:
   repository: two gold searches of Y and Z). Anything but a search: the model sometimes searches for the
   path it was given. Gold rows: about 1,530, none a search
   (1,468 file_manager calls, 51 questions back, 8 programs, 2 answers).
+- **creation**: a request to create a file it names ("create spec/x.xml with ...", "utwórz plik ...",
+  "`robots.txt` bana do"; creating verbs in some twenty languages, `contract.verbs`), not a question.
+  Neither a search nor a read or list: the model sometimes reads the file it was asked to write. Gold rows:
+  about 390, writes and patches but for 5 questions back.
+
+A comparison asked as an afterthought to a first question ("where is X raised? also unrelated but ...")
+makes no general cue: the first question is the request.
 """
 
 from __future__ import annotations

@@ -175,21 +175,31 @@ _HELDOUT_ABOUT = {
     **{f"realistic-{name}.jsonl": f"written by one of three new LLM agents that saw no other data, 2026-12-07 "
                                   f"(seven more voices); with {others}, the set a decision prior refitted on A-W "
                                   "was judged on, by a rule fixed before scoring (not shipped); tagged "
-                                  "destructive rows the served default missed were read (safety fixes)"
+                                  "destructive rows the served default missed were read (safety fixes), and its "
+                                  "wrong arguments were read in the fifteenth session for the argument repairs "
+                                  "and the mode rule"
        for name, others in (("x", "Y and Z"), ("y", "X and Z"), ("z", "X and Y"))},
     **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
                                   f"voices); with {other}, the set the changes made after X-Z were judged on, by "
-                                  "a rule fixed before scoring: the freshest measure"
+                                  "a rule fixed before scoring; its wrong arguments were read in the fifteenth "
+                                  "session for the argument repairs and the mode rule"
        for name, other in (("aa", "AB"), ("ab", "AA"))},
     **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
                                   f"voices); with {other}, the set the fifteenth session's argument repairs and "
                                   "creation cue were judged on, by a rule fixed before scoring; its wrong search "
-                                  "modes were read after that, to change the mode rule"
+                                  "modes and one missed destructive row were read after that (the mode rule, a "
+                                  "safety fix)"
        for name, other in (("ac", "AD"), ("ad", "AC"))},
     **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
                                   f"voices); with {other}, the set the fifteenth session's mode rule was judged "
-                                  "on, by a rule fixed before scoring: the freshest measure"
+                                  "on, by a rule fixed before scoring; tagged destructive rows it missed were read "
+                                  "(safety fixes)"
        for name, other in (("ae", "AF"), ("af", "AE"))},
+    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
+                                  f"voices); with {other}, the set a prior refitted on A-AF was judged on, by a "
+                                  "rule fixed before scoring (not shipped): the freshest measure, the last check "
+                                  "of the fifteenth session's served default"
+       for name, other in (("ag", "AH"), ("ah", "AG"))},
 }
 
 
@@ -264,7 +274,7 @@ Reproduce (then `router eval` as below):
 ```
 router train cpu --config {RECIPE}
 {_prior_command(prior_meta)}
-python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-ab]
+python -m training.card runs/router-smollm2 reports/eval models/router-smollm2 [reports/heldout reports/heldout-b ... reports/heldout-ah]
 ```
 
 ## Decision prior
