@@ -11,8 +11,8 @@ fires only on rows whose gold decision it allows:
   code"). A direct answer. The 135M model searches for the names in such questions (`DontDestroyOnLoad`,
   `orphanRemoval`): public API names look like the repository's own. Gold rows: 246, all answers.
 - **location**: a question about where something is ("where do we convert knots to m/s?", "dónde
-  validamos", "どこで計算してる", "who sets X-Request-Id?"). Anything but a program: the model sometimes writes one that computes
-  the thing named. Gold rows: about 1,080 (searches, answers, asks, reads), none a program ("where exactly
+  validamos", "どこで計算してる", "who sets X-Request-Id?"). Anything but a program: the model sometimes
+  writes one that computes the thing named. Gold rows: about 1,080 (searches, answers, asks, reads), none a program ("where exactly
   is the mistake?" in a pasted JSON file, a program, is not matched: the pattern leaves "where exactly" out).
 - **removal**: a request to take the one thing it quotes in backticks out of a file it names ("remove
   the `print(x)` line from app.py", "xóa dòng `console.log(...)` trong a.tsx"), which does not ask for
@@ -152,7 +152,9 @@ def _creates_a_file(query: str, written: set[str]) -> bool:
     for path in (path for path in written if _FILE_NAME.search(path)):
         for match in re.finditer(re.escape(path), query):
             start, end = match.span()
-            line_start, line_end = query.rfind("\n", 0, start) + 1, (query.find("\n", end) + 1 or len(query) + 1) - 1
+            line_start = query.rfind("\n", 0, start) + 1
+            newline = query.find("\n", end)
+            line_end = len(query) if newline < 0 else newline
             verbs_before = [at for at in before + (loose if _CONTENT_FOLLOWS.match(query, end) else [])
                             if line_start <= at <= start]
             if any(start - at <= _NEAR_VERB for at in verbs_before):

@@ -20,8 +20,8 @@ import re
 from typing import Literal
 
 from contract.copying import quoted_spans
-from contract.operations import FILE_EXTENSIONS
 from contract.decision import CodebaseSearchCall, CompleteDecision, RunningDecision
+from contract.operations import FILE_EXTENSIONS
 
 # Words people use for files of an extension, besides the extension itself.
 _EXTENSION_WORDS: dict[str, tuple[str, ...]] = {

@@ -399,21 +399,27 @@ def _ask_what_they_mean(
     )
 
 
+def _file_call(decision: RunningDecision | CompleteDecision) -> FileManagerCall | None:
+    """The decision's file_manager call, or None when it answers or calls another tool."""
+    if isinstance(decision, RunningDecision) and isinstance(decision.tool_use, FileManagerCall):
+        return decision.tool_use
+    return None
+
+
 def _unnamed_file(text: str, decision: RunningDecision | CompleteDecision) -> bool:
     """Whether this decision sends file_manager to a path that does not occur in the user's text."""
-    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
-        return False
-    args = decision.tool_use.arguments
-    return unnamed_path(args.operation, args.path, text)
+    call = _file_call(decision)
+    return call is not None and unnamed_path(call.arguments.operation, call.arguments.path, text)
 
 
 def _with_written_path(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
     """The same file_manager call on the path the user wrote that the model's path is a slip of
     (`src/biling.py` for `src/billing.py`: `closest_written_path`) or a piece of (`tasks/x.py` for
     `jizdenky/tasks/x.py`: `whole_written_path`), or None when it is neither."""
-    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+    call = _file_call(decision)
+    if call is None:
         return None
-    path = decision.tool_use.arguments.path
+    path = call.arguments.path
     written = closest_written_path(path, text) if _unnamed_file(text, decision) else whole_written_path(path, text)
     return None if written is None else _with_arguments(decision, path=written)
 
@@ -421,15 +427,12 @@ def _with_written_path(text: str, decision: RunningDecision | CompleteDecision) 
 def _with_path_operation(decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
     """The same file_manager call with the operation its path's shape calls for (`contract.operations`): a
     read of the file it tried to list, a list of the folder it tried to read; None when the operation fits."""
-    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+    call = _file_call(decision)
+    operation = call and operation_for_path(call.arguments.operation, call.arguments.path)
+    if not operation:
         return None
-    args = decision.tool_use.arguments
-    operation = operation_for_path(args.operation, args.path)
-    if operation is None:
-        return None
-    call = decision.tool_use.model_copy(update={"arguments": (FileRead if operation == "read" else FileList)(
-        operation=operation, path=args.path)})
-    return decision.model_copy(update={"tool_use": call})
+    arguments = (FileRead if operation == "read" else FileList)(operation=operation, path=call.arguments.path)
+    return decision.model_copy(update={"tool_use": call.model_copy(update={"arguments": arguments})})
 
 
 def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
@@ -448,9 +451,10 @@ def _with_rule_mode(text: str, decision: RunningDecision | CompleteDecision) -> 
 def _with_written_text(text: str, decision: RunningDecision | CompleteDecision) -> RunningDecision | None:
     """The same write or patch with its content or strings as the user wrote them, where the model's are a slip
     of them (`contract.copying`), or None when it is neither or nothing changes."""
-    if not isinstance(decision, RunningDecision) or not isinstance(decision.tool_use, FileManagerCall):
+    call = _file_call(decision)
+    if call is None:
         return None
-    args = decision.tool_use.arguments
+    args = call.arguments
     if isinstance(args, FileWrite):
         content = written_content(args.content, text)
         return None if content is None else _with_arguments(decision, content=content)
