@@ -6,14 +6,18 @@ The model still writes everything else: the answer, the query, the patch. Five c
 request alone and each checked against every gold row of the data (about 14,800 requests), where it
 fires only on rows whose gold decision it allows:
 
-- **general**: a comparison ("what's the difference between X and Y", in thirteen languages) with no
+- **general**: a comparison ("what's the difference between X and Y", in some forty languages) with no
   digit in the request, or a question marked as general ("in general", "general C++ q:", "not about our
   code"). A direct answer. The 135M model searches for the names in such questions (`DontDestroyOnLoad`,
-  `orphanRemoval`): public API names look like the repository's own. Gold rows: 246, all answers.
+  `orphanRemoval`): public API names look like the repository's own. Gold rows: about 310, all answers.
 - **location**: a question about where something is ("where do we convert knots to m/s?", "dónde
   validamos", "どこで計算してる", "who sets X-Request-Id?"). Anything but a program: the model sometimes
-  writes one that computes the thing named. Gold rows: about 1,080 (searches, answers, asks, reads), none a program ("where exactly
-  is the mistake?" in a pasted JSON file, a program, is not matched: the pattern leaves "where exactly" out).
+  writes one that computes the thing named. Gold rows: about 1,390 (searches, answers, asks, reads), none a
+  program ("where exactly is the mistake?" in a pasted JSON file, a program, is not matched: the pattern
+  leaves "where exactly" out). A where-question that names no file or folder rules out file_manager too:
+  there is nothing to read, and the model that reads a file invents its path (the four gold reads under a
+  where-question each name their file). A where-question is also never a destructive command
+  (`asks_where`: "kill switch for new pricing - where").
 - **removal**: a request to take the one thing it quotes in backticks out of a file it names ("remove
   the `print(x)` line from app.py", "xóa dòng `console.log(...)` trong a.tsx"), which does not ask for
   information. A file_manager patch (or a question back); the copy repair then makes it that span into nothing
@@ -54,6 +58,9 @@ class Cue:
 
 GENERAL = Cue("general", {"status": ("running",)})
 LOCATION = Cue("location", {"tool_name": ("sandbox_exec",)})
+LOCATION_NO_FILE = Cue("location", {"tool_name": ("sandbox_exec", "file_manager")})
+"""A where-question that names no file or folder: nothing to read, and the model that reads a file invents its
+path (which the path guard then asks about)."""
 NAMED_FILE = Cue("file", {"tool_name": ("codebase_search",)})
 NEW_FILE = Cue("creation", {"tool_name": ("codebase_search",), "operation": ("read", "list")})
 FILE_REMOVAL = Cue("removal", {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"),
@@ -62,7 +69,17 @@ FILE_REMOVAL = Cue("removal", {"status": ("complete",), "tool_name": ("codebase_
 _COMPARISON = re.compile(
     r"difference(?:\s+\w+)?\s+between|diff between|diferen[cç]ia(?:\s+\w+)?\s+entre|différence(?:\s+\w+)?\s+entre|"
     r"r[óo]żnica(?:\s+\w+)?\s+mi[eę]dzy|khác nhau|fark[ıi]|unterschied|differenza(?:\s+\w+)?\s+tra|verschil tussen|"
-    r"区别|違い|차이",
+    r"区别|違い|차이|"
+    # Further languages, each its word for "difference" or "differ" as people ask it: Portuguese, Catalan,
+    # Romanian, Swedish, Norwegian and Danish, Czech and Slovak, Polish's verb, Serbian/Croatian/Slovenian,
+    # Hungarian, Lithuanian, Finnish, Russian and Ukrainian, Greek, Hebrew, Arabic and Persian, Hindi/Urdu and
+    # Bengali (written in Latin letters and in their own), Indonesian and Malay, Tagalog, Swahili, Thai, Chinese.
+    r"diferen[cç]a(?:\s+\w+)?\s+entre|diferència|diferen[țţt]a\s+(?:dintre|între|intre)|\bdeosebire|"
+    r"skillnad(?:en)?\s+(?:mellan|på)|forskjell(?:en)?\s+(?:mellom|på)|forskel(?:len)?\s+(?:mellem|på)|"
+    r"rozd[ií]e?l(?:\s+\w+)?\s+(?:mezi|medzi)|czym\s+(?:si[eę]\s+)?r[óo]żni|\brazlik[aue]\b|"
+    r"különbség|skirtum|\bvälillä\b|разниц|чем\s+отлича|різниц|чим\s+відрізня|διαφορά|הבדל|الفرق|تفاوت|"
+    r"\bfar(?:q|k|gh|ak)\b|\bparthokk?o|पार्थक्य|अंतर|फ़र्क|फर्क|পার্থক্য|"
+    r"perbedaan|perbezaan|\bbedanya\b|pinagkaiba|pagkakaiba|\btofauti\b|ต่างกัน|แตกต่าง|差别|不同之处",
     re.IGNORECASE,
 )
 _MARKED_GENERAL = re.compile(
@@ -76,7 +93,14 @@ _LOCATION = re.compile(
     r"\bnerde|chỗ nào|ở đâu|どこ|哪里|哪儿|在哪|어디|\bkaha\b|где|\bdi\s?mana\b|\bkur\b|"
     # Who or what puts a value there: a place in the repository too ("who sets X?", Lithuanian "kas įdeda").
     r"\b(?:who|what|which\s+\w+)\s+(?:sets|puts|adds|creates|writes|fills|populates|inserts)\b|"
-    r"\bkas\s+(?:įdeda|nustato|sukuria|prideda|įrašo)\b",
+    r"\bkas\s+(?:įdeda|nustato|sukuria|prideda|įrašo)\b|"
+    # Further languages' "where": Hindi/Urdu, Bengali and Persian in Latin letters, Czech and Slovak, Serbian and
+    # Croatian, Romanian, Hungarian, Swedish, Norwegian and Danish, Finnish, Swahili, Tagalog, Thai, Hebrew,
+    # Greek, Arabic, Italian's "dov'è", Nigerian Pidgin's "where X dey"; and a request that ends in "where".
+    r"\b(?-i:kah[aā]n)\b|\bkothay\b|\bkoja(?:st)?\b|\bkde\b|\bg(?:d(?:j)?e)\b|\bunde\b|\bhol\s+(?:van|vannak|történik)\b|"
+    r"\bvar\s+(?:finns|ligger|sätts|skapas|görs|i\s+koden)\b|\bhvor\s+(?:er|ligger|bliver|blir|sættes|settes)\b|"
+    r"\bmissä\b|\bwapi\b|\bkung\s+saan\b|\bsaan\s+(?:ba|yung|ang|nakalagay|dine)|ตรงไหน|ที่ไหน|איפה|\bπού\b|أين|"
+    r"\bdov'|\bwhere\s+\S+(?:\s+\S+)?\s+dey\b|\bwhere\W*$",
     re.IGNORECASE,
 )
 _WHERE_IN_GAP = 12
@@ -111,8 +135,15 @@ def question_cue(query: str) -> Cue | None:
     if _asks_in_general(query):
         return GENERAL
     if _LOCATION.search(query):
-        return LOCATION
+        named = any("/" in path or _FILE_NAME.search(path) for path in paths)
+        return LOCATION if named else LOCATION_NO_FILE
     return None
+
+
+def asks_where(query: str) -> bool:
+    """Whether the request asks where something is ("kill switch for new pricing - where", "abandoned cart gula
+    kothay purge hoy?"): a question for a place, even when it names something that destroys."""
+    return _LOCATION.search(query) is not None
 
 
 def _names_a_file_in_a_folder(query: str, written: set[str]) -> bool:

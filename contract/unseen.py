@@ -7,8 +7,9 @@ adapter, trained mostly on vague requests of another kind ("make it faster"), se
 the request's words instead (docs/heldout.md counts it as the commonest wrong decision on unseen requests).
 The routing guard (`ROUTER_UNSEEN_CONTEXT_GUARD`) asks instead when this pattern matches.
 
-Keywords, English first, and the commonest phrasings in Portuguese, Spanish, German, French, Italian,
-Polish and Hindi-English: a first line, not a classifier. Each part below names one way people point at
+Keywords, English first, and the commonest phrasings ("as we discussed", "like last time", "the one from
+yesterday") in some thirty other languages, written in their own script or in Latin letters as people type
+them: a first line, not a classifier. Each part below names one way people point at
 what the router cannot see; a passing mention ("on call", "from the retro: <the text itself>", "last
 week's incident") is not one.
 """
@@ -59,6 +60,31 @@ _PARTS = (
     r"como\s+(?:combinamos|falamos|conversamos|da\s+[úu]ltima\s+vez)",  # Portuguese
     r"(?:lo\s+que|como)\s+(?:hablamos|acordamos|dijimos|comentamos)|que\s+\w+\s+(?:pidió|mandó|sugirió)\b|"
     r"como\s+la\s+[úu]ltima\s+vez",  # Spanish
+    r"jako\s+minule|co\s+jsme\s+(?:řešili|probírali|říkali)|jak\s+jsme\s+se\s+domluvili|"  # Czech
+    r"ako\s+minule|ako\s+sme\s+sa\s+dohodli|čo\s+sme\s+(?:riešili|preberali)",  # Slovak
+    r"som\s+vi\s+(?:pratade|snackade|snakket|talte|sa)\b|som\s+(?:förra|forrige)\s+gången?|som\s+sidst",  # Scandinavian
+    r"kaip\s+(?:aptarėm|aptarėme|sutarėm|sutarėme|praeitą\s+kartą)",  # Lithuanian
+    r"ahogy\s+megbeszéltük|mint\s+(?:múltkor|legutóbb)",  # Hungarian
+    r"que\s+et\s+vaig\s+dir|com\s+(?:vam\s+parlar|vam\s+quedar|l'última\s+vegada)",  # Catalan
+    r"ca\s+(?:în\s+\w+\s+de\s+)?ieri|ca\s+data\s+trecută|cum\s+am\s+(?:vorbit|discutat|stabilit)",  # Romanian
+    r"(?:як|как)\s+(?:минулого\s+разу|в\s+прошлый\s+раз|домовлялися|договаривались|обговорювали|обсуждали)",
+    r"όπως\s+(?:είπαμε|συζητήσαμε|το\s+άλλο|την\s+προηγούμενη\s+φορά)",  # Greek
+    r"כמו\s+(?:שדיברנו|שאמרנו|בפעם\s+הקודמת)",  # Hebrew
+    r"mesle\s+(?:hamoon|oon\s+ghabli|dafe\s+ghabl)|ke\s+dirooz\s+goftim",  # Persian in Latin letters
+    # Bengali in Latin letters
+    r"kalke\s+jeta|(?:kal\s+raat|kalke)\s+(?:er\s+)?(?:call|meeting|standup)|jemon\s+bolechilam|ager\s+bar\s+er\s+moto",
+    r"jaise\s+(?:kal|pichhli\s+baar)|jo\s+baat\s+hui\s+thi",  # Hindi-English
+    r"ginawa\s+natin\s+kahapon|napag-usapan\s+natin|gaya\s+ng\s+(?:dati|kahapon)",  # Tagalog
+    r"như\s+(?:lần\s+trước|đã\s+bàn|hôm\s+qua)|giống\s+cái\s+\w+\s+hôm\s+qua",  # Vietnamese
+    r"(?:yang|kayak|seperti)\s+(?:di\s+\w+\s+yang\s+)?kemarin|seperti\s+yang\s+(?:kita\s+)?(?:bahas|dibincangkan)|"
+    r"macam\s+semalam",  # Indonesian and Malay
+    r"kama\s+(?:tulivyoongea|tulivyokubaliana|jana|mara\s+iliyopita)",  # Swahili
+    r"konuştuğumuz\s+gibi|geçen\s+seferki\s+gibi",  # Turkish
+    r"zay\s+(?:ma\s+(?:2olna|etfa2na)|embare7|el\s+\w+\s+ell?[iy]\s+ba3at)",  # Egyptian Arabic in Latin letters
+    r"さっきの|前回と同じ|昨日話した|この前の",  # Japanese
+    r"아까\s*말한|저번처럼|지난번처럼|얘기한\s*대로|말한\s*대로",  # Korean
+    r"像上次|昨天说的|之前说的|按我们讨论的",  # Chinese
+    r"เหมือนเมื่อวาน|ที่คุยกันไว้|เหมือนครั้งก่อน",  # Thai
 )
 
 UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")", re.IGNORECASE)

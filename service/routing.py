@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
 from contract.copying import spelled_out_removal, written_content, written_patch
-from contract.cues import Cue, question_cue
+from contract.cues import Cue, asks_where, question_cue
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
     FileWrite, RunningDecision,
@@ -312,14 +312,15 @@ def _acts(query: str, decision: RunningDecision | CompleteDecision) -> bool:
     with:" and the lines); an empty write, content the user did not write as lines, or a request that also
     asks to wipe or drop something is not. And a
     search, read or listing that answers a question about code that destroys ("where do we delete expired
-    sessions?") destroys nothing; a command put politely ("can you delete build/?") is still a command.
+    sessions?", "kill switch for new pricing - where") destroys nothing; a command put politely ("can you
+    delete build/?") is still a command.
     """
     if isinstance(decision, CompleteDecision):
         return not is_question(query)
     if decision.tool_use.tool_name == "ask_human":
         return False
     args = decision.tool_use.arguments
-    if _reads_only(args) and asks_for_information(query):
+    if _reads_only(args) and (asks_for_information(query) or asks_where(query)):
         return False
     quoted_edit = (isinstance(args, FilePatch) and _names_a_file(args.path, query)
                    and args.target_string.strip() != "" and args.target_string in query

@@ -30,12 +30,24 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("khác nhau giữa TRUNCATE và DELETE trong Postgres là gì vậy anh?", "general"),
     ("@Transactional ile @Transactional(readOnly) farkı ne?", "general"),
     ("general C++ q: is std::accumulate guaranteed to add left to right?", "general"),
+    ("qual a diferença entre `Mono` e `Flux`?", "general"),  # Portuguese
+    ("jaký je rozdíl mezi `==` a `is` v pythonu?", "general"),  # Czech
+    ("Vad är skillnaden mellan ref och reactive?", "general"),  # Swedish
+    ("у чому різниця між `let` і `var`?", "general"),  # Ukrainian
+    ("מה ההבדל בין interface ל-type?", "general"),  # Hebrew
+    ("apa perbedaan antara `StatelessWidget` dan `StatefulWidget`?", "general"),  # Indonesian
+    ("`map` aur `flatMap` mein kya farq hai?", "general"),  # Hindi-English
+    ("Promise.all กับ Promise.allSettled ต่างกันยังไง", "general"),  # Thai
     ("what does the (cached) bit mean in general?", "general"),
     ("Where do we convert wind speed from knots to m/s?", "location"),
     ("¿dónde validamos que el turno de un conductor no pase de 9 horas?", "location"),
     ("dove viene definita la costante MAX_CORSE_GIORNALIERE?", "location"),
     ("chỗ nào trong code tính thời gian ủ nước mắm còn lại vậy?", "location"),
     ("カリヨンコンサートの残り席数ってどこで計算してる？", "location"),
+    ("invoice number kahan generate hota hai?", "location"),  # Hindi-English
+    ("kde sa overuje podpis webhooku?", "location"),  # Slovak
+    ("unde validăm IBAN-ul?", "location"),  # Romanian
+    ("rate limiter for the public api - where", "location"),  # a request that ends in "where"
     ("could you remove the `print(\"DEBUG\", x)` line from volunteers/views.py?", "removal"),
     ("xóa dòng `console.log('DEBUG roast', batch)` trong apps/web/src/pages/roast/detail.tsx giúp em", "removal"),
     ("src/components/FalconCard.tsx の `console.log('weight', bird.weight);` を消して", "removal"),
@@ -74,9 +86,21 @@ def test_a_phrasing_that_settles_a_choice_is_recognised(query, cue):
     "FAILED tests/pricing/test_quotes.py::test_cross_rate - AssertionError\nlooks like the fake is wrong",  # a test id
     "what's in config.yaml?",  # a file with no folder: often a computation's input ("hash of a.txt")
     "cuánto es 3.5% de 1200 redondeado a 2 decimales?",  # "redondeado" holds "donde": a word, not a where-question
+    "compare a naive sum with Kahan summation over 1e6 copies of 0.1",  # the name, not Hindi-English "kahan"
+    "the totals differ between prod and staging, beda banget",  # a difference in results: a bug, not a comparison
 ])
 def test_a_passing_resemblance_is_no_cue(query):
     assert question_cue(query) is None
+
+
+@pytest.mark.parametrize(("query", "ruled_out"), [
+    ("where do we round the VAT?", ("sandbox_exec", "file_manager")),  # no file to read
+    ("where in vat.py do we round?", ("sandbox_exec",)),  # a file with no folder (with one: the file cue)
+    ("kde v internal/ledger/ počítáme zůstatek?", ("sandbox_exec",)),  # a folder to list
+    ("where in CHANGELOG.md is the 2.0 entry", ("sandbox_exec",)),
+])
+def test_a_where_question_that_names_no_file_rules_out_reading_one(query, ruled_out):
+    assert question_cue(query).ruled_out["tool_name"] == ruled_out
 
 
 @pytest.mark.parametrize("query", [

@@ -45,6 +45,22 @@ READ = {"status": "running", "thought": THOUGHT,
     "rifallo come l'ultima volta per il servizio dei turni",
     "zrób to jak ostatnio w module rozkładów",
     "jo config Ankit ne bheje the wahi laga do",
+    # Further languages, in their own script or in Latin letters as people type them.
+    "udělej ten export faktur jako minule",  # Czech
+    "gör om rapportvyn som vi pratade om",  # Swedish
+    "pataisyk filtrą kaip aptarėm",  # Lithuanian
+    "fă migrarea ca data trecută",  # Romanian
+    "сделай кэш как в прошлый раз",  # Russian
+    "φτιάξε το api όπως είπαμε",  # Greek
+    "תסדר את הטופס כמו שדיברנו",  # Hebrew
+    "mesle hamoon ghabli, formo dorost kon",  # Persian in Latin letters
+    "kalke meeting e je plan hoyechilo oita kore dao",  # Bengali in Latin letters
+    "bikin halaman promo kayak kemarin",  # Indonesian
+    "fanya login kama tulivyoongea",  # Swahili
+    "raporu konuştuğumuz gibi düzelt",  # Turkish
+    "前回と同じ感じでヘッダーを直して",  # Japanese
+    "지난번처럼 배너 바꿔줘",  # Korean
+    "按我们讨论的改一下登录页",  # Chinese
 ])
 def test_a_request_that_points_at_unseen_context_is_recognised(query):
     assert unseen_reference(query)
@@ -58,6 +74,8 @@ def test_a_request_that_points_at_unseen_context_is_recognised(query):
     "search the migrations folder for anything that adds an index on the email column",
     "trace the flow from the email link to the database write for password resets",
     "In the meeting they said recalcularTarifa rounds wrong; where is it defined?",
+    "kde se počítá sleva na jízdenky?",  # a Czech where-question: nothing unseen
+    "co je rozdíl mezi list a tuple?",
     "same result as `sorted()` but stable for ties: is that guaranteed?",
     "as in the example below, parse `2024-03-01T10:00` into a datetime",
     "which PR added the fix in the retry branch?",

@@ -106,6 +106,9 @@ def test_a_write_the_user_did_not_spell_out_asks_first(decision, query):
     (SEARCH, "where do we delete expired sessions?"),
     (SEARCH, "why would ThumbnailQueue drop jobs silently"),
     (_file_call("read", "scripts/cleanup.sh"), "what does scripts/cleanup.sh remove?"),
+    # Where-questions with no question mark or question word at the start: still questions for a place.
+    (SEARCH, "kill switch for the new pricing - where"),
+    (SEARCH, "abandoned cart gula kothay purge hoy"),
 ])
 def test_a_read_only_call_on_a_question_about_destructive_code_goes_ahead(decision, query):
     result = route(decision, query)
