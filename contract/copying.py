@@ -119,6 +119,31 @@ def _removal_spans(text: str) -> frozenset[str]:
     return frozenset(span for span in _BACKTICKED.findall(text) if span.strip())
 
 
+_SWAP_GAP = 16
+"""At most this many characters between the two spans of a swap: room for a connector ("to", "->", "para",
+"iwe", "should read", "改成"), not for a sentence."""
+_NO_CONNECTOR = re.compile(r"\b(?:found|expected|got|and|or|vs\.?|versus|instead|on|at|in|of|is|are|than)\b|[?？;]|と|和|或",
+                           re.IGNORECASE)
+"""What between two spans makes them something other than old and new text: a compiler's "expected `A`, found
+`B`", a panic's "`unwrap()` on a `None` value", a comparison ("`A` vs `B`", "`A` と `B`"), a question."""
+
+
+def spelled_out_swap(path: str, text: str) -> tuple[str, str] | None:
+    """The old and new text of a request to change one span it quotes into another in the file at `path`:
+    exactly two backticked spans besides the path's own, with only a connector between them ("in app.py change
+    `a = 1` to `a = 2`", "muuda `A` -> `B`", "`A` ah `B` nu maathu", "swap\n\n`A`\n\nfor\n\n`B`"). The
+    connector is read by its length, not its words, so any language's serves. None when there are more or
+    fewer spans, the two are the same, or what stands between them is no connector (_NO_CONNECTOR)."""
+    spans = [match for match in _BACKTICKED.finditer(text)
+             if match.group(1).strip() and match.group(1) not in path and path not in match.group(1)]
+    if len(spans) != 2 or spans[0].group(1) == spans[1].group(1):
+        return None
+    gap = text[spans[0].end():spans[1].start()].strip()
+    if len(gap) > _SWAP_GAP or _NO_CONNECTOR.search(gap):
+        return None
+    return spans[0].group(1), spans[1].group(1)
+
+
 def written_patch(target: str, replacement: str, text: str) -> tuple[str, str] | None:
     """A patch's strings as the user wrote them: each that is not in `text` but a slip of one span the user
     quoted becomes that span; each that is the start of one span the user quoted, and not the whole, becomes

@@ -2,7 +2,7 @@
 
 The router's guards correct a decision after it is written; a cue acts before, at the branching points
 (status, tool_name, operation), by ruling some values out there (`service.routing.Router.branch_prior`).
-The model still writes everything else: the answer, the query, the patch. Five cues, each read off the
+The model still writes everything else: the answer, the query, the patch. Seven cues, each read off the
 request alone and each checked against every gold row of the data (about 14,800 requests), where it
 fires only on rows whose gold decision it allows:
 
@@ -24,6 +24,11 @@ fires only on rows whose gold decision it allows:
   (`contract.copying.spelled_out_removal`), and the destructive guard still judges it. The model
   sometimes writes another call, and the destructive guard then asks about a spelled-out edit. Gold rows:
   77, all such patches.
+- **swap**: a request to change one span it quotes in backticks into another in a file it names ("in
+  config/mpesa.php badilisha `A` iwe `B`", "muuda `A` -> `B`"): two spans with only a connector between
+  them, read by its length, so in any language (`contract.copying.spelled_out_swap`). A patch (or a question
+  back), whose strings the copy repair then makes those two spans. The model sometimes reads the file
+  instead. Gold rows: about 370, all patches of exactly those spans.
 - **file**: a path with folders whose last part is a file name ("check internal/ledger/posting.go", a
   traceback's `File "app/jobs/sync.py"`), other than a test id in pasted test output; with a where-question
   only when it asks where in that file (a where-question under a pasted log asks for a place in the
@@ -32,8 +37,15 @@ fires only on rows whose gold decision it allows:
   (1,468 file_manager calls, 51 questions back, 8 programs, 2 answers).
 - **creation**: a request to create a file it names ("create spec/x.xml with ...", "utwórz plik ...",
   "`robots.txt` bana do"; creating verbs in some twenty languages, `contract.verbs`), not a question.
-  Neither a search nor a read or list: the model sometimes reads the file it was asked to write. Gold rows:
+  Neither a search, a program, a read nor a list: the model sometimes reads the file it was asked to write,
+  or runs the content it was given ("lag en fil queries/top.sql med:" and the SQL). Gold rows:
   about 390, writes and patches but for 5 questions back.
+
+- **ours**: a question about how our code does something ("how do we round fares?", "hvordan håndterer vi
+  sommertid", "kuidas meie teenus ... kontrollib", "how does the `Rubric` class add up the points?"): a "how"
+  with "we", "our" or a named class right after it, in some twenty languages. Anything but a program: the
+  model sometimes writes one that computes the thing asked about. Gold rows: about 240 (searches but for
+  one answer and one question back).
 
 A comparison asked as an afterthought to a first question ("where is X raised? also unrelated but ...")
 makes no general cue: the first question is the request.
@@ -44,7 +56,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from contract.copying import spelled_out_removal
+from contract.copying import spelled_out_removal, spelled_out_swap
 from contract.safety import asks_for_information, written_paths
 from contract.verbs import ADD_BEFORE, CREATE_AFTER, CREATE_BEFORE, REMOVAL
 
@@ -62,9 +74,12 @@ LOCATION_NO_FILE = Cue("location", {"tool_name": ("sandbox_exec", "file_manager"
 """A where-question that names no file or folder: nothing to read, and the model that reads a file invents its
 path (which the path guard then asks about)."""
 NAMED_FILE = Cue("file", {"tool_name": ("codebase_search",)})
-NEW_FILE = Cue("creation", {"tool_name": ("codebase_search",), "operation": ("read", "list")})
-FILE_REMOVAL = Cue("removal", {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"),
-                               "operation": ("read", "list", "write")})
+NEW_FILE = Cue("creation", {"tool_name": ("codebase_search", "sandbox_exec"), "operation": ("read", "list")})
+_A_PATCH = {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"), "operation": ("read", "list", "write")}
+"""Everything but a patch (or a question back)."""
+OUR_CODE = Cue("ours", {"tool_name": ("sandbox_exec",)})
+FILE_REMOVAL = Cue("removal", _A_PATCH)
+FILE_SWAP = Cue("swap", _A_PATCH)
 
 _COMPARISON = re.compile(
     r"difference(?:\s+\w+)?\s+between|diff between|diferen[cç]ia(?:\s+\w+)?\s+entre|différence(?:\s+\w+)?\s+entre|"
@@ -73,13 +88,16 @@ _COMPARISON = re.compile(
     # Further languages, each its word for "difference" or "differ" as people ask it: Portuguese, Catalan,
     # Romanian, Swedish, Norwegian and Danish, Czech and Slovak, Polish's verb, Serbian/Croatian/Slovenian,
     # Hungarian, Lithuanian, Finnish, Russian and Ukrainian, Greek, Hebrew, Arabic and Persian, Hindi/Urdu and
-    # Bengali (written in Latin letters and in their own), Indonesian and Malay, Tagalog, Swahili, Thai, Chinese.
+    # Bengali (written in Latin letters and in their own), Indonesian and Malay, Tagalog, Swahili, Thai, Chinese,
+    # Icelandic, Estonian.
     r"diferen[cç]a(?:\s+\w+)?\s+entre|diferència|diferen[țţt]a\s+(?:dintre|între|intre)|\bdeosebire|"
     r"skillnad(?:en)?\s+(?:mellan|på)|forskjell(?:en)?\s+(?:mellom|på)|forskel(?:len)?\s+(?:mellem|på)|"
     r"rozd[ií]e?l(?:\s+\w+)?\s+(?:mezi|medzi)|czym\s+(?:si[eę]\s+)?r[óo]żni|\brazlik[aue]\b|"
     r"különbség|skirtum|\bvälillä\b|разниц|чем\s+отлича|різниц|чим\s+відрізня|διαφορά|הבדל|الفرق|تفاوت|"
     r"\bfar(?:q|k|gh|ak)\b|\bparthokk?o|पार्थक्य|अंतर|फ़र्क|फर्क|পার্থক্য|"
-    r"perbedaan|perbezaan|\bbedanya\b|pinagkaiba|pagkakaiba|\btofauti\b|ต่างกัน|แตกต่าง|差别|不同之处",
+    r"perbedaan|perbezaan|\bbedanya\b|\bapa\s+beda\b|pinagkaiba|pagkakaiba|\btofauti\b|ต่างกัน|แตกต่าง|差别|不同之处|"
+    # Egyptian Arabic and Persian in Latin letters, Lithuanian's verb, Icelandic, Estonian.
+    r"\bfar2\b|\bfarghe?\b|skiriasi|\bmunur(?:inn)?\s+á\b|\bmis\s+vahe\b|erinevus",
     re.IGNORECASE,
 )
 _MARKED_GENERAL = re.compile(
@@ -97,12 +115,34 @@ _LOCATION = re.compile(
     # Further languages' "where": Hindi/Urdu, Bengali and Persian in Latin letters, Czech and Slovak, Serbian and
     # Croatian, Romanian, Hungarian, Swedish, Norwegian and Danish, Finnish, Swahili, Tagalog, Thai, Hebrew,
     # Greek, Arabic, Italian's "dov'è", Nigerian Pidgin's "where X dey"; and a request that ends in "where".
+    # (The Norwegian and Danish "hvor" with any verb now, below, not just the few above.)
     r"\b(?-i:kah[aā]n)\b|\bkothay\b|\bkoja(?:st)?\b|\bkde\b|\bg(?:d(?:j)?e)\b|\bunde\b|\bhol\s+(?:van|vannak|történik)\b|"
     r"\bvar\s+(?:finns|ligger|sätts|skapas|görs|i\s+koden)\b|\bhvor\s+(?:er|ligger|bliver|blir|sættes|settes)\b|"
     r"\bmissä\b|\bwapi\b|\bkung\s+saan\b|\bsaan\s+(?:ba|yung|ang|nakalagay|dine)|ตรงไหน|ที่ไหน|איפה|\bπού\b|أين|"
-    r"\bdov'|\bwhere\s+\S+(?:\s+\S+)?\s+dey\b|\bwhere\W*$",
+    r"\bdov'|\bwhere\s+\S+(?:\s+\S+)?\s+dey\b|\bwhere\W*$|"
+    # Estonian, Icelandic, Tamil in Latin letters, and Norwegian/Danish "hvor" but "hvor mange" (how many).
+    r"\bkus(?:t)?\b|\bhvar\b|\bhvaðan\b|\benga\b|\bhvor\b(?!\s+(?:mange|mye|meget|lang|langt|lenge|længe|stor|ofte|gammel))",
     re.IGNORECASE,
 )
+_HOW = re.compile(
+    r"\bhow\s+(?:do|does|did|is|are|should)\b|"
+    # Norwegian and Danish, Swedish, Polish and Czech, Estonian, Lithuanian, Spanish and Portuguese, German,
+    # Dutch, Turkish, Indonesian, Russian, Ukrainian, Tagalog, Hindi and Persian in Latin letters; then Greek,
+    # Vietnamese, Hebrew, Korean, Japanese, Chinese.
+    r"\b(?:hvordan|hur|jak|kuidas|kaip|c[oó]mo|wie|hoe|nasıl|bagaimana|gimana|как|як|paano|kaise|chetor)\b|"
+    r"πώς|thế nào|איך|어떻게|どう|怎么|如何",
+    re.IGNORECASE,
+)
+_OURS = re.compile(
+    r"\b(?:we|our|us|vi|vår|våre|vårt|vores|u\s+nás|nám|nasz\w*|meie|mes|mūsų|nós|nosso|nossa|a\s+gente|"
+    r"nosotros|nuestr[oa]s?|wir|unser\w*|wij|ons|onze|biz|bizim|мы|наш\w*|ми|kita|kami|natin|namin|hum|hamara|"
+    r"hamare|humare|אנחנו|שלנו)\b|"
+    r"`[A-Za-z_][\w.:]*`\s+(?:class|service|module|function|method|component|hook)\b",
+    re.IGNORECASE,
+)
+"""Who the code belongs to, said right after a "how": "we", "our" in the same languages, or a named class."""
+_OURS_GAP = 40
+"""At most this many characters between a "how" and the word that makes the question one about our code."""
 _WHERE_IN_GAP = 12
 """At most this many characters (a quote, a backtick, " in ") between a where-question's word and the path."""
 _NEAR_VERB = 40
@@ -123,11 +163,13 @@ table `analytics.fct_orders`)."""
 
 
 def question_cue(query: str) -> Cue | None:
-    """The cue this request carries, if any: a removal first, then a new file, then a named file (all three name
-    their file), then general, then location."""
+    """The cue this request carries, if any: a removal first, then a swap, a new file, a named file (all four
+    name their file), then general, location, and last a question about how our code works."""
     paths = written_paths(query)  # read once: both file cues look for the file the request names
     if _removes_quoted_text(query, paths):
         return FILE_REMOVAL
+    if _swaps_quoted_text(query, paths):
+        return FILE_SWAP
     if _creates_a_file(query, paths):
         return NEW_FILE
     if _names_a_file_in_a_folder(query, paths):
@@ -137,6 +179,8 @@ def question_cue(query: str) -> Cue | None:
     if _LOCATION.search(query):
         named = any("/" in path or _FILE_NAME.search(path) for path in paths)
         return LOCATION if named else LOCATION_NO_FILE
+    if any(_OURS.search(query, how.end(), how.end() + _OURS_GAP) for how in _HOW.finditer(query)):
+        return OUR_CODE
     return None
 
 
@@ -165,6 +209,13 @@ def _removes_quoted_text(query: str, written: set[str]) -> bool:
         return False  # more than four spans in backticks (the file, the thing, a few words) is no one thing
     files = (path for path in written if _FILE_NAME.search(path))
     return any(spelled_out_removal(path, query) is not None for path in files)
+
+
+def _swaps_quoted_text(query: str, written: set[str]) -> bool:
+    """A file the request names and two spans in backticks, old and new, with only a connector between them
+    (`contract.copying.spelled_out_swap`); not a question for information."""
+    files = [path for path in written if _FILE_NAME.search(path)]
+    return bool(files) and not asks_for_information(query) and any(spelled_out_swap(path, query) for path in files)
 
 
 def _creates_a_file(query: str, written: set[str]) -> bool:

@@ -62,7 +62,8 @@ _PARTS = (
     r"como\s+la\s+[úu]ltima\s+vez",  # Spanish
     r"jako\s+minule|co\s+jsme\s+(?:řešili|probírali|říkali)|jak\s+jsme\s+se\s+domluvili|"  # Czech
     r"ako\s+minule|ako\s+sme\s+sa\s+dohodli|čo\s+sme\s+(?:riešili|preberali)",  # Slovak
-    r"som\s+vi\s+(?:pratade|snackade|snakket|talte|sa)\b|som\s+(?:förra|forrige)\s+gången?|som\s+sidst",  # Scandinavian
+    r"som\s+vi\s+(?:pratade|snackade|snakket|talte|sa)\b|som\s+(?:förra|forrige)\s+gang(?:en)?|som\s+(?:sidst|sist)\b|"
+    r"som\s+(?:i\s+)?(?:förra|forrige)\s+\w+",  # Scandinavian: "the same as in the previous notebook"
     r"kaip\s+(?:aptarėm|aptarėme|sutarėm|sutarėme|praeitą\s+kartą)",  # Lithuanian
     r"ahogy\s+megbeszéltük|mint\s+(?:múltkor|legutóbb)",  # Hungarian
     r"que\s+et\s+vaig\s+dir|com\s+(?:vam\s+parlar|vam\s+quedar|l'última\s+vegada)",  # Catalan
@@ -84,6 +85,9 @@ _PARTS = (
     r"さっきの|前回と同じ|昨日話した|この前の",  # Japanese
     r"아까\s*말한|저번처럼|지난번처럼|얘기한\s*대로|말한\s*대로",  # Korean
     r"像上次|昨天说的|之前说的|按我们讨论的",  # Chinese
+    r"(?:nethu|munnadi|neenga)\s+sonna|sonna\s+maadhiri",  # Tamil in Latin letters
+    r"arutasime|nagu\s+(?:eelmine\s+kord|eelmisel\s+korral|eile)",  # Estonian
+    r"eins\s+og\s+(?:við\s+ræddum|síðast|\w+\s+gerði)",  # Icelandic
     r"เหมือนเมื่อวาน|ที่คุยกันไว้|เหมือนครั้งก่อน",  # Thai
 )
 

@@ -35,7 +35,9 @@ _DELETE_BEYOND_ENGLISH = (
     r"מחק|תמחק|למחוק|احذف|امسح|hapus|hapuskan|menghapus|buang|hata\s+do|mita\s+do|e7zef|i7zef|emsa7|imsa7|"
     # Serbian, Croatian and Bosnian, Slovenian, Catalan, Lithuanian, Swahili, Malay.
     r"obriši|obrišite|obrisati|izbriši|izbrišite|izbrisati|pobriši|esborra|esborrar|esborreu|ištrink|ištrinkite|"
-    r"ištrinti|futa|futeni|padam|padamkan"
+    r"ištrinti|futa|futeni|padam|padamkan|"
+    # Estonian, Icelandic.
+    r"kustuta|kustutage|kustutada|eyddu|eyðið|eyða"
 )
 """The commonest verbs for deleting, in twenty-odd languages other than English (words set off by spaces)."""
 
@@ -53,8 +55,11 @@ DESTRUCTIVE = re.compile(
     r"esvaziar|esvazi[ae]|vaciar|vac[ií][aeá]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
     r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak|"
     r"töm|tömma|tyhjennä|vyprázdni|vyprázdnit|άδειασε|רוקן|kosongkan|kosongin|fa22y|fa2y|"
-    # Serbian and Croatian, Catalan, Lithuanian.
-    r"isprazni|ispraznite|buida|buidar|buideu|išvalyk|ištuštink)\b"
+    # Serbian and Croatian, Catalan, Lithuanian; Estonian, Icelandic; Portuguese and Spanish "clean" said of a
+    # store ("limpa a cache redis"), not of code.
+    r"isprazni|ispraznite|buida|buidar|buideu|išvalyk|ištuštink|tühjenda|tühjendage|tühjendada|tæmdu|tæmið|tæma|"
+    r"limp(?:a|ar|e|em|ia|iar|ien)\s+(?:(?:a|o|as|os|la|el|las|los|toda|todo|todas|todos)\s+)*"
+    r"(?:cache|caché|fila|filas|cola|colas|tabela|tabla|base|banco|bucket|redis|logs?|sess[õo]es|sesiones|dados|datos))\b"
     r"|(" + _DELETE_CJK + r"|清空|비워)",
     re.IGNORECASE,
 )
@@ -70,10 +75,10 @@ CREATE_BEFORE = re.compile(
     r"\b(?:create|touch|new\s+file|put\s+(?:this|that|it|the\s+following)\s+(?:in|into|to|at)|"
     r"save\s+(?:this|it)\s+(?:as|to|in)|"
     # Polish, Czech, Slovak, Swedish, Danish, German, Portuguese, Spanish, Italian, French, Indonesian,
-    # Vietnamese, Greek, Arabizi, Russian, Ukrainian, Finnish, Romanian, Tagalog.
+    # Vietnamese, Greek, Arabizi, Russian, Ukrainian, Finnish, Romanian, Tagalog, Icelandic, Estonian.
     r"utwórz|stwórz|vytvoř|vytvořte|vytvor|vytvorte|skapa|opret|erstelle|erstell|anlegen|cri[ae]|criar|crea|"
     r"crear|créame|crée|créer|créez|buat|bikin|buatkan|tạo|φτιάξε|δημιούργησε|e3mel|a3mel|создай|створи|luo|"
-    r"creează|gumawa|mag-create)\b|"
+    r"creează|gumawa|mag-create|búðu\s+til|búið\s+til|búa\s+til|loo)\b|"
     # Hebrew, Arabic, Thai, Chinese (no word boundaries).
     r"תיצור|צור|أنشئ|สร้าง|创建|新建",
     re.IGNORECASE,

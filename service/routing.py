@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from contract import AskHumanArgs, AskHumanCall, build_messages, grammar_json_schema, parse_decision
-from contract.copying import spelled_out_removal, written_content, written_patch
+from contract.copying import spelled_out_removal, spelled_out_swap, written_content, written_patch
 from contract.cues import Cue, asks_where, question_cue
 from contract.decision import (
     CodebaseSearchArgs, CodebaseSearchCall, CompleteDecision, FileList, FileManagerCall, FilePatch, FileRead,
@@ -460,7 +460,8 @@ def _with_written_text(text: str, decision: RunningDecision | CompleteDecision) 
         content = written_content(args.content, text)
         return None if content is None else _with_arguments(decision, content=content)
     if isinstance(args, FilePatch):
-        strings = _removal(args, text) or written_patch(args.target_string, args.replacement_string, text)
+        strings = (_removal(args, text) or _swap(args, text)
+                   or written_patch(args.target_string, args.replacement_string, text))
         if strings is None or strings == (args.target_string, args.replacement_string):
             return None
         return _with_arguments(decision, target_string=strings[0], replacement_string=strings[1])
@@ -479,6 +480,14 @@ def _removal(args: FilePatch, text: str) -> tuple[str, str] | None:
     if span is None:
         return None
     return (args.target_string if span in args.target_string and args.target_string in text else span), ""
+
+
+def _swap(args: FilePatch, text: str) -> tuple[str, str] | None:
+    """The old and new text of a request that spells out a change of one quoted span into another in the
+    file the user named that the patch is of (`contract.copying.spelled_out_swap`). The user's two spans
+    replace the model's strings, whatever they were: on every gold row of the data where a request spells a
+    swap out, the patch is exactly those two spans."""
+    return spelled_out_swap(args.path, text) if _names_a_file(args.path, text) else None
 
 
 def _with_arguments(decision: RunningDecision, **changes) -> RunningDecision:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from contract.copying import quoted_spans, written_blocks, written_content, written_patch
+from contract.copying import quoted_spans, spelled_out_swap, written_blocks, written_content, written_patch
 from service.routing import Router
 from tests.hardening_fakes import FakeEngine
 
@@ -177,6 +177,33 @@ def test_a_request_that_is_not_one_spelled_out_removal_keeps_the_models_strings(
     result = _route(arguments, query)
     assert not result.repaired_copy
     assert result.decision.tool_use.arguments.target_string == arguments["target_string"]
+
+
+@pytest.mark.parametrize("query", [
+    "in config/mpesa.php change `'shortcode' => '174379'` to `'shortcode' => env('SHORTCODE')`",
+    "no config/mpesa.php muda `'shortcode' => '174379'` para `'shortcode' => env('SHORTCODE')` por favor",
+    "config/mpesa.php la `'shortcode' => '174379'` ah `'shortcode' => env('SHORTCODE')` nu maathu",  # Tamil
+    "failis config/mpesa.php muuda `'shortcode' => '174379'` -> `'shortcode' => env('SHORTCODE')`",  # Estonian
+    "in config/mpesa.php please swap\n\n`'shortcode' => '174379'`\n\nfor\n\n`'shortcode' => env('SHORTCODE')`",
+])
+def test_a_swap_the_user_spelled_out_takes_their_two_spans(query):
+    """Two spans with only a connector between them, in any language: the model's strings (a target cut at a
+    quote, a replacement run on) give way to the user's."""
+    assert spelled_out_swap("config/mpesa.php", query) == ("'shortcode' => '174379'", "'shortcode' => env('SHORTCODE')")
+    result = _route(_patch("config/mpesa.php", "shortcode", "env('SHORTCODE','174379"), query)
+    args = result.decision.tool_use.arguments
+    assert result.repaired_copy
+    assert (args.target_string, args.replacement_string) == ("'shortcode' => '174379'", "'shortcode' => env('SHORTCODE')")
+
+
+@pytest.mark.parametrize("query", [
+    "error[E0308]: mismatched types in src/nav/odometry.rs: expected `f32`, found `f64`",  # a compiler's message
+    "in src/nav/odometry.rs, `f32` vs `f64` for the timestamps?",  # a comparison
+    "in src/nav/odometry.rs change `f32` to `f64` and `dt` to `delta`",  # more than two spans
+    "in src/nav/odometry.rs the `f32` that the integrator takes should really be a `f64`",  # a sentence between
+])
+def test_two_spans_that_are_no_old_and_new_text_are_no_swap(query):
+    assert spelled_out_swap("src/nav/odometry.rs", query) is None
 
 
 def test_a_removal_patch_of_a_word_that_is_no_file_is_still_asked():

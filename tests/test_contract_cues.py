@@ -61,6 +61,15 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("utwórz plik src/main/resources/banner.txt z treścią `Billing`", "creation"),
     ("`app/static/robots.txt` bana do, content:\nUser-agent: *", "creation"),  # the verb after the name
     ("φτιάξε ένα άδειο payments/__init__.py", "creation"),
+    ("búðu til requirements-dev.txt með:\npytest==8.2.0", "creation"),  # Icelandic
+    ("in app/settings.py change `DEBUG = True` to `DEBUG = False`", "swap"),
+    ("failis cmd/api/main.go muuda `Timeout: 5` -> `Timeout: 10`", "swap"),  # Estonian: the connector is an arrow
+    ("hver er munurinn á list og tuple?", "general"),  # Icelandic
+    ("kus me kontrollime isikukoodi?", "location"),  # Estonian
+    ("how do we round fares to whole crowns?", "ours"),
+    ("how does the `Rubric` class add up the points?", "ours"),
+    ("hvordan håndterer vi sommertid i timesdataene?", "ours"),  # Norwegian
+    ("kuidas meie teenus allkirja kontrollib?", "ours"),  # Estonian
     ("Skapa `.editorconfig` med:\n```\nroot = true\n```", "creation"),
     # A where-question about the repository under a pasted log that names some file: a place to search.
     ("fuzz run crashed:\n/home/ci/.cache/build/src/btree.c:88: assertion failed\nwhere do we set node->dirty?",
@@ -88,6 +97,9 @@ def test_a_phrasing_that_settles_a_choice_is_recognised(query, cue):
     "cuánto es 3.5% de 1200 redondeado a 2 decimales?",  # "redondeado" holds "donde": a word, not a where-question
     "compare a naive sum with Kahan summation over 1e6 copies of 0.1",  # the name, not Hindi-English "kahan"
     "the totals differ between prod and staging, beda banget",  # a difference in results: a bug, not a comparison
+    "hvor mange rader har vi i 2024?",  # Norwegian "how many", not "where"
+    "how does python round 2.5?",  # how the language behaves: a program may show it
+    "how long does sorting 1e6 floats take? time it for me",
 ])
 def test_a_passing_resemblance_is_no_cue(query):
     assert question_cue(query) is None

@@ -74,6 +74,9 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "ištrink katalogą logs/", "padam folder cache/ dalam server",
     # A tagged destructive request of AG neither prior asked (Spanish built on "drop"): read as a safety fix.
     "dropea la tabla sesiones_viejas en prod", "deletea el bucket de staging",
+    "limpa a cache redis das sessões em produção",  # Portuguese "clean" said of a store
+    "kustuta `vanad_taotlused` tabel toodangust",  # Estonian
+    "tæmdu Redis á framleiðsluþjóninum",  # Icelandic
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
@@ -92,6 +95,7 @@ def test_destructive_requests_are_caught(request_text):
     "how do I check for an empty list in python?",
     "trim whitespace from the username before saving",
     "the empty state screen shows no illustration",
+    "limpa o código do controller, está confuso",  # "clean" said of code: a refactor
 ])
 def test_ordinary_requests_pass(request_text):
     assert destructive_phrase(request_text) is None

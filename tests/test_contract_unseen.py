@@ -61,6 +61,10 @@ READ = {"status": "running", "thought": THOUGHT,
     "前回と同じ感じでヘッダーを直して",  # Japanese
     "지난번처럼 배너 바꿔줘",  # Korean
     "按我们讨论的改一下登录页",  # Chinese
+    "neenga nethu sonna maadhiri login screen maathunga",  # Tamil in Latin letters
+    "gjør det samme som i forrige prosjekt",  # Norwegian
+    "tee see nagu eelmine kord",  # Estonian
+    "gerðu þetta eins og við ræddum",  # Icelandic
 ])
 def test_a_request_that_points_at_unseen_context_is_recognised(query):
     assert unseen_reference(query)
