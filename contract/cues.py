@@ -154,6 +154,8 @@ _CONTENT_FOLLOWS = re.compile(
 """What follows a file's name when its content comes next: a colon, the end of the line, "with" (in a dozen
 languages)."""
 _DIGIT = re.compile(r"\d")
+_VERSION = re.compile(r"\b[A-Z][A-Za-z.+#]*\s?v?\d+(?:\.\d+)*(?![\w.%])")
+"""A product and its version ("Vue 3", "Angular 17", "PHP 8.3", "Python 3.12"): digits that compute nothing."""
 _AFTERTHOUGHT = re.compile(r"\?\s*(?:and\s+)?(?:also|btw|by the way|plus|unrelated|another thing)\b", re.IGNORECASE)
 """A second question after a first ("where is X raised? also unrelated but ..."): the first one is the request."""
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
@@ -247,8 +249,9 @@ def _creates_a_file(query: str, written: set[str]) -> bool:
 
 
 def _asks_in_general(query: str) -> bool:
-    """A comparison with no digit, or a question marked as general, that is not an afterthought to an earlier
+    """A comparison with no digit but a version's, or a question marked as general, that is not an afterthought to an earlier
     question ("where is `OnTileMatched` raised? also unrelated but whats the diff between Awake and Start":
     a search, labelled by its first request; a gold row of AC)."""
-    match = (_COMPARISON.search(query) if not _DIGIT.search(query) else None) or _MARKED_GENERAL.search(query)
+    numbers = _DIGIT.search(_VERSION.sub(" ", query))
+    match = (_COMPARISON.search(query) if not numbers else None) or _MARKED_GENERAL.search(query)
     return match is not None and not _AFTERTHOUGHT.search(query, 0, match.start())

@@ -93,7 +93,7 @@ def whole_written_path(path: str, text: str) -> str | None:
 
 
 _QUESTION = re.compile(
-    r"\?\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
+    r"[?？]\s*$|(?:^\W*|[.,:;!\]-]\s+)(?:what|what's|whats|why|how|when|which|who|where|is|are|was|does|do|did|"
     r"can|could|should|would|will|explain|difference|compare)\b|\w\s+(?:vs\.?|versus)\s+\w|"
     # A question word of another language opening the text, and a question mark after it: "onde fica a
     # lógica que apaga os uploads? só quero entender".
@@ -110,7 +110,20 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text.strip()))
 
 
-_ASKS_US = re.compile(r"\b(?:can|could|would|will)\s+(?:you|u|we)\b|\bplease\b|\bpls\b|\bplz\b", re.IGNORECASE)
+_ASKS_US = re.compile(
+    r"\b(?:can|could|would|will)\s+(?:you|u|we)\b|\bplease\b|\bpls\b|\bplz\b|"
+    # "Can you", "please" and the like in other languages: Turkish, Russian, Ukrainian, German, French,
+    # Spanish, Portuguese, Italian, Polish, Dutch and Flemish, Chinese, Japanese, Korean, Indonesian, Hindi.
+    r"(?:ebilir|abilir)\s*m[iı]s[iı]n|\bm[iı]s[iı]n(?:[iı]z)?\b|можешь|можете|сможешь|пожалуйста|можеш|будь\s+ласка|"
+    r"\b(?:kannst\s+du|könnt\s+ihr|können\s+sie|könntest\s+du|bitte)\b|"
+    r"\b(?:peux-tu|pouvez-vous|tu\s+peux|tu\s+pourrais|vous\s+pouvez|stp|svp)\b|s'il\s+(?:te|vous)\s+pla[iî]t|"
+    r"\b(?:puedes|podés|podr[ií]as|por\s+favor|porfa|pode|podes|consegues?|pfv|puoi|potresti|per\s+favore)\b|"
+    r"\b(?:możesz|mógłbyś|proszę|kun\s+je|kan\s+je|kunt\s+u|kunde\s+gij|alsjeblieft)\b|"
+    r"能不能|能否|可以帮|帮我|麻烦|ください|お願い|주세요|줄래|해줘|부탁|"
+    r"\b(?:tolong|mohon|kar\s+do|kardo|kar\s+dijiye)\b",
+    re.IGNORECASE,
+)
+"""A command put as a question: "can you delete build/?", "silebilir misin?", "kannst du das löschen?"."""
 
 
 def asks_for_information(text: str) -> bool:

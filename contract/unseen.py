@@ -53,7 +53,8 @@ _PARTS = (
     r"wie\s+(?:auf|in|im)\s+\w+|besprochen|wie\s+gestern|wie\s+letztes\s+mal",  # German
     r"dont\s+on\s+a\s+parl[ée]|comme\s+(?:la\s+derni[èe]re\s+fois|convenu|on\s+a\s+dit|hier)",  # French
     r"come\s+(?:l'ultima\s+volta|abbiamo\s+detto|concordato|ieri)|di\s+cui\s+abbiamo\s+parlato",  # Italian
-    r"jak\s+(?:ostatnio|ostatnim\s+razem|ustaliliśmy|wczoraj)|o\s+którym\s+rozmawialiśmy",  # Polish
+    r"jak\s+(?:ostatnio|ostatnim\s+razem|ustaliliśmy|wczoraj)|o\s+którym\s+rozmawialiśmy|"
+    r"(?:to\s+samo|tak\s+samo)\s+(?:co|jak)\s+w\s+(?:tamtym|tym\s+ostatnim)",  # Polish
     r"discuss\s+hu[aei]|(?:kal|parso)\s+(?:ki\s+|wali\s+|ke\s+)?(?:call|meeting|standup)|"
     r"jo\s+(?:\w+\s+){1,3}ne\s+(?:bheje|bheja|bheji|bola|kaha)\b",  # Hindi-English
     r"que\s+(?:o|a)\s+\w+\s+(?:pediu|mandou|falou|sugeriu)\b|aquel[ae]\s+(?:ajuste|mudança|coisa|correção)|"
@@ -80,18 +81,23 @@ _PARTS = (
     r"(?:yang|kayak|seperti)\s+(?:di\s+\w+\s+yang\s+)?kemarin|seperti\s+yang\s+(?:kita\s+)?(?:bahas|dibincangkan)|"
     r"macam\s+semalam",  # Indonesian and Malay
     r"kama\s+(?:tulivyoongea|tulivyokubaliana|jana|mara\s+iliyopita)",  # Swahili
-    r"konuştuğumuz\s+gibi|geçen\s+seferki\s+gibi",  # Turkish
+    r"konuştuğumuz|geçen\s+seferki\s+gibi|dünkü\s+(?:toplantı|görüşme|call)",  # Turkish
     r"zay\s+(?:ma\s+(?:2olna|etfa2na)|embare7|el\s+\w+\s+ell?[iy]\s+ba3at)",  # Egyptian Arabic in Latin letters
-    r"さっきの|前回と同じ|昨日話した|この前の",  # Japanese
-    r"아까\s*말한|저번처럼|지난번처럼|얘기한\s*대로|말한\s*대로",  # Korean
-    r"像上次|昨天说的|之前说的|按我们讨论的",  # Chinese
+    r"besproken|zoals\s+(?:vorige\s+keer|gisteren|afgesproken)",  # Dutch
     r"(?:nethu|munnadi|neenga)\s+sonna|sonna\s+maadhiri",  # Tamil in Latin letters
     r"arutasime|nagu\s+(?:eelmine\s+kord|eelmisel\s+korral|eile)",  # Estonian
     r"eins\s+og\s+(?:við\s+ræddum|síðast|\w+\s+gerði)",  # Icelandic
-    r"เหมือนเมื่อวาน|ที่คุยกันไว้|เหมือนครั้งก่อน",  # Thai
 )
 
-UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")", re.IGNORECASE)
+_PARTS_UNSPACED = (
+    r"さっきの|前回と同じ|昨日話した|この前の",  # Japanese
+    r"아까\s*말한|저번처럼|지난번처럼|얘기한\s*대로|말한\s*대로",  # Korean
+    r"像上次|上次说的|昨天说的|之前说的|按我们讨论的",  # Chinese
+    r"เหมือนเมื่อวาน|ที่คุยกันไว้|เหมือนครั้งก่อน",  # Thai
+)
+"""The same in languages whose words are not set off by spaces (or whose particles join them): no word boundary."""
+
+UNSEEN_CONTEXT = re.compile(r"\b(?:" + "|".join(_PARTS) + r")|" + "|".join(_PARTS_UNSPACED), re.IGNORECASE)
 
 
 _PASTED_AFTER = re.compile(r"[ \t]*:[ \t]*\n\s*\S")

@@ -24,10 +24,10 @@ _DELETE_BEYOND_ENGLISH = (
     r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
     # Spanish built on the English verbs ("dropea la tabla", "deletea el bucket").
     r"drope[aá]|dropear|dropeen|deletea|deletear|"
-    # Polish, Dutch, Russian, Turkish, Vietnamese.
+    # Polish, Dutch, Russian (and its borrowed "дропни"), Turkish (the stem and its commonest forms), Vietnamese.
     r"usuń|usunąć|usuwać|usuwaj|skasuj|skasować|verwijder|verwijderen|weggooien|gooi\b[^.?!\n]{0,60}\bweg|"
-    r"удали|удалить|удалите|"
-    r"sil|silin|silmek|xóa|xoá|"
+    r"удали|удалить|удалите|дропни|дропните|дропнуть|дропай|"
+    r"sil(?:in|iniz|mek|ebilir|ebilirsin|ebilirsiniz|er|elim|sene)?|xóa|xoá|"
     # Swedish, Danish and Norwegian, Finnish, Hungarian, Romanian, Czech, Slovak, Ukrainian, Greek.
     r"radera|raderar|droppa|ta\s+bort|slet|slett|slette|poista|töröld|törölje|töröl|șterge|sterge|"
     r"smaž|smažte|smazat|vymaž|vymazat|odstraň|odstranit|zmaž|zmažte|zmazať|vymažte|odstráň|odstráňte|odstrániť|видали|видалити|διάγραψε|διαγράψτε|σβήσε|"
@@ -45,7 +45,7 @@ _DELETE_CJK = r"削除|删除|消去|消して|삭제"
 """The same in Chinese, Japanese and Korean, whose words are not set off by spaces: no word boundaries."""
 
 DESTRUCTIVE = re.compile(
-    r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|drop(?![-\s]down\b)|wipe|erase|purge|prune|destroy|truncate|"
+    r"\b(delete|deleting|remove|removing|rm\s+[-\w./~*]+|delete(?:many|all|_many|_all)|rmdir|rmtree|unlink|(?<!drag\sand\s)(?<!drag\s&\s)(?<!drag-and-)(?<!drag\sn\s)drop(?![-\s]down\b)|wipe|erase|purge|prune|destroy|truncate|"
     r"nuke|shred|overwrite|uninstall|flush|flushall|flushdb|dropdb|empty\s+(?:the|out|[a-z0-9]+://)|tear\s+(?:\w+\s+){0,3}down|clear\s+(?:out|the)|blow\s+away|get\s+rid\s+of|"
     r"force[- ]push|push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f[a-z]*|branch\s+-d|kill\s+-9|postsuper\s+-d|"
     r"format\s+(?:the\s+)?disk|xtrim|trim\b[^.?!\n]{0,60}\bto\s+(?:zero|0)|"

@@ -65,6 +65,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("in app/settings.py change `DEBUG = True` to `DEBUG = False`", "swap"),
     ("failis cmd/api/main.go muuda `Timeout: 5` -> `Timeout: 10`", "swap"),  # Estonian: the connector is an arrow
     ("hver er munurinn á list og tuple?", "general"),  # Icelandic
+    ("Vue 3 里 `watch` 和 `watchEffect` 有什么区别？", "general"),  # a version's digit computes nothing
     ("kus me kontrollime isikukoodi?", "location"),  # Estonian
     ("how do we round fares to whole crowns?", "ours"),
     ("how does the `Rubric` class add up the points?", "ours"),

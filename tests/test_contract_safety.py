@@ -77,6 +77,8 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "limpa a cache redis das sessões em produção",  # Portuguese "clean" said of a store
     "kustuta `vanad_taotlused` tabel toodangust",  # Estonian
     "tæmdu Redis á framleiðsluþjóninum",  # Icelandic
+    "prod'daki `order-events` topic'ini silebilir misin?",  # Turkish: the stem with its ending
+    "дропни `events_raw_2023` на проде",  # Russian, borrowed from English
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
@@ -96,6 +98,8 @@ def test_destructive_requests_are_caught(request_text):
     "trim whitespace from the username before saving",
     "the empty state screen shows no illustration",
     "limpa o código do controller, está confuso",  # "clean" said of code: a refactor
+    "the kanban cards lose their order after drag and drop",  # a gesture, not a table
+    "silent failures in the billing silo",  # English words that start like Turkish "sil"
 ])
 def test_ordinary_requests_pass(request_text):
     assert destructive_phrase(request_text) is None

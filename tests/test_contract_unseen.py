@@ -65,6 +65,10 @@ READ = {"status": "running", "thought": THOUGHT,
     "gjør det samme som i forrige prosjekt",  # Norwegian
     "tee see nagu eelmine kord",  # Estonian
     "gerðu þetta eins og við ræddum",  # Icelandic
+    "zrób to samo co w tamtym PR",  # Polish
+    "doe het zoals we met Jens besproken hebben",  # Dutch
+    "dünkü toplantıda konuştuğumuz fix'i uygula",  # Turkish
+    "按上次说的那个方案改一下",  # Chinese, the phrase inside a sentence (no word boundary before it)
 ])
 def test_a_request_that_points_at_unseen_context_is_recognised(query):
     assert unseen_reference(query)

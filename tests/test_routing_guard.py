@@ -109,6 +109,7 @@ def test_a_write_the_user_did_not_spell_out_asks_first(decision, query):
     # Where-questions with no question mark or question word at the start: still questions for a place.
     (SEARCH, "kill switch for the new pricing - where"),
     (SEARCH, "abandoned cart gula kothay purge hoy"),
+    (_file_call("read", "scripts/purge-cdn-cache.sh"), "`scripts/purge-cdn-cache.sh` 这个脚本具体干了啥？"),  # full-width ？
 ])
 def test_a_read_only_call_on_a_question_about_destructive_code_goes_ahead(decision, query):
     result = route(decision, query)
@@ -120,6 +121,8 @@ def test_a_read_only_call_on_a_question_about_destructive_code_goes_ahead(decisi
     (SEARCH, "please drop the audit tables, ok?"),
     (_file_call("list", "build/"), "rm -rf build/"),  # read-only, but not a question
     (SANDBOX, "where do we delete expired sessions?"),  # a question, but not a read-only tool
+    (_file_call("list", "topics/"), "prod'daki `order-events` topic'ini silebilir misin?"),  # Turkish "can you delete"
+    (SEARCH, "kannst du die Tabelle `sessions_alt` löschen?"),  # German "can you"
 ])
 def test_a_destructive_command_still_asks_first_whatever_it_is_routed_to(decision, query):
     result = route(decision, query)
