@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 
 _DELETE_BEYOND_ENGLISH = (
-    # Portuguese, Spanish, French, German, Italian.
-    r"apagar|apague|apaga|deletar|delete[mn]|borrar|borr[aeá]|eliminar|elimin[aeá]|supprimer|supprim(?:e|ez)|"
-    r"effacer|effac(?:e|ez)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|droppen|droppe|gedroppt|cancellare|cancella|eliminare|"
+    # Portuguese, Spanish, French, German, Italian (with their plural and formal imperatives).
+    r"apagar|apague|apaguem|apaga|deletar|delete[mn]|borrar|borr[aeá]|borren|borrad|eliminar|elimin[aeá]|eliminen|"
+    r"eliminad|supprimer|supprim(?:e|ez|ons)|effacer|effac(?:e|ez|ons)|l[öo]schen|l[öo]sch(?:e|t)?|entfernen|entferne|"
+    r"droppen|droppe|gedroppt|cancellare|cancella|cancellate|eliminare|eliminate|"
     # Spanish built on the English verbs ("dropea la tabla", "deletea el bucket").
     r"drope[aá]|dropear|dropeen|deletea|deletear|"
     # Polish, Dutch, Russian (and its borrowed "дропни"), Turkish (the stem and its commonest forms), Vietnamese.
@@ -41,7 +42,7 @@ _DELETE_BEYOND_ENGLISH = (
 )
 """The commonest verbs for deleting, in twenty-odd languages other than English (words set off by spaces)."""
 
-_DELETE_CJK = r"削除|删除|消去|消して|삭제"
+_DELETE_CJK = r"削除|删除|消去|消して|消し(?:ちゃ|とい|てお)|消す|삭제"
 """The same in Chinese, Japanese and Korean, whose words are not set off by spaces: no word boundaries."""
 
 DESTRUCTIVE = re.compile(
@@ -52,7 +53,8 @@ DESTRUCTIVE = re.compile(
     + _DELETE_BEYOND_ENGLISH + "|"
     # Emptying: Portuguese, Spanish, French, German, Italian, Polish, Dutch, Russian, Turkish; Swedish,
     # Finnish, Czech, Greek, Hebrew, Indonesian, Arabizi; Serbian and Croatian, Catalan, Lithuanian.
-    r"esvaziar|esvazi[ae]|vaciar|vac[ií][aeá]|vider|videz|vide\s+(?:le|la|les)|leeren|svuotare|svuota|"
+    r"esvaziar|esvazi[ae]|esvaziem|vaciar|vac[ií][aeá]|vac[ií]en|vaciad|vider|videz|vide\s+(?:le|la|les)|leeren|"
+    r"svuotare|svuota|svuotate|"
     r"wyczyść|wyczyścić|opróżnij|opróżnić|leegmaken|maak\s+leeg|очисти|очистить|boşalt|boşaltın|boşaltmak|"
     r"töm|tömma|tyhjennä|vyprázdni|vyprázdnit|άδειασε|רוקן|kosongkan|kosongin|fa22y|fa2y|"
     # Serbian and Croatian, Catalan, Lithuanian; Estonian, Icelandic; Portuguese and Spanish "clean" said of a

@@ -79,6 +79,9 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "heldout" / "realistic.
     "tæmdu Redis á framleiðsluþjóninum",  # Icelandic
     "prod'daki `order-events` topic'ini silebilir misin?",  # Turkish: the stem with its ending
     "дропни `events_raw_2023` на проде",  # Russian, borrowed from English
+    "svuotate pure la coda `pdf_fatture` su redis",  # Italian, the plural imperative
+    "バケットの中身全部消しちゃって",  # Japanese, a casual ending
+    "borren la tabla `sesiones` en prod",  # Spanish, the plural imperative
 ])
 def test_destructive_requests_are_caught(request_text):
     assert destructive_phrase(request_text)
