@@ -12,7 +12,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "models" / "router-smollm2"
 
 HELDOUT = ("", "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-i", "-j", "-k", "-l", "-m", "-n", "-o", "-p", "-q", "-r", "-s",
            "-t", "-u", "-v", "-w", "-x", "-y", "-z", "-aa", "-ab", "-ac", "-ad", "-ae", "-af",
-           "-ag", "-ah")
+           "-ag", "-ah", "-ai", "-aj", "-ak", "-al", "-am", "-an")
 """Suffixes of the held-out sets whose reports the shipped card carries (docs/heldout.md)."""
 
 

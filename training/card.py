@@ -115,6 +115,13 @@ def _prior(out_dir: Path, meta: dict | None) -> str:
             "prior\"). The evaluations below say whether they applied it.")
 
 
+def _pair(first: str, second: str, about: str, written: str = "2026-12-07") -> dict[str, str]:
+    """The notes of two blind sets written side by side, each naming the other."""
+    return {f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, {written} (seven more "
+                                       f"voices); with {other.upper()}, {about}"
+            for name, other in ((first, second), (second, first))}
+
+
 _HELDOUT_ABOUT = {
     "realistic.jsonl": "written by hand by a project engineer, 2026-11-25; since then read row by row for error "
                        "analysis, so no longer unseen",
@@ -168,10 +175,8 @@ _HELDOUT_ABOUT = {
                                   f"(seven more voices); with {others}, the set the question cues and two "
                                   "repairs were judged on, by a rule fixed before scoring"
        for name, others in (("r", "S, T and U"), ("s", "R, T and U"), ("t", "R, S and U"), ("u", "R, S and T"))},
-    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
-                                  f"voices); with {other}, the set the fourth question cue was judged on, by a "
-                                  "rule fixed before scoring; one destructive row of V was read (a safety fix)"
-       for name, other in (("v", "W"), ("w", "V"))},
+    **_pair("v", "w", "the set the fourth question cue was judged on, by a rule fixed before scoring; one "
+                      "destructive row of V was read (a safety fix)"),
     **{f"realistic-{name}.jsonl": f"written by one of three new LLM agents that saw no other data, 2026-12-07 "
                                   f"(seven more voices); with {others}, the set a decision prior refitted on A-W "
                                   "was judged on, by a rule fixed before scoring (not shipped); tagged "
@@ -179,27 +184,25 @@ _HELDOUT_ABOUT = {
                                   "wrong arguments were read in the fifteenth session for the argument repairs "
                                   "and the mode rule"
        for name, others in (("x", "Y and Z"), ("y", "X and Z"), ("z", "X and Y"))},
-    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
-                                  f"voices); with {other}, the set the changes made after X-Z were judged on, by "
-                                  "a rule fixed before scoring; its wrong arguments were read in the fifteenth "
-                                  "session for the argument repairs and the mode rule"
-       for name, other in (("aa", "AB"), ("ab", "AA"))},
-    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
-                                  f"voices); with {other}, the set the fifteenth session's argument repairs and "
-                                  "creation cue were judged on, by a rule fixed before scoring; its wrong search "
-                                  "modes and one missed destructive row were read after that (the mode rule, a "
-                                  "safety fix)"
-       for name, other in (("ac", "AD"), ("ad", "AC"))},
-    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
-                                  f"voices); with {other}, the set the fifteenth session's mode rule was judged "
-                                  "on, by a rule fixed before scoring; tagged destructive rows it missed were read "
-                                  "(safety fixes)"
-       for name, other in (("ae", "AF"), ("af", "AE"))},
-    **{f"realistic-{name}.jsonl": f"written by a new LLM agent that saw no other data, 2026-12-07 (seven more "
-                                  f"voices); with {other}, the set a prior refitted on A-AF was judged on, by a "
-                                  "rule fixed before scoring (not shipped): the freshest measure, the last check "
-                                  "of the fifteenth session's served default"
-       for name, other in (("ag", "AH"), ("ah", "AG"))},
+    **_pair("aa", "ab", "the set the changes made after X-Z were judged on, by a rule fixed before scoring; "
+                        "its wrong arguments were read in the fifteenth session for the argument repairs and "
+                        "the mode rule"),
+    **_pair("ac", "ad", "the set the fifteenth session's argument repairs and creation cue were judged on, by a "
+                        "rule fixed before scoring; its wrong search modes and one missed destructive row were "
+                        "read after that (the mode rule, a safety fix)"),
+    **_pair("ae", "af", "the set the fifteenth session's mode rule was judged on, by a rule fixed before scoring; "
+                        "tagged destructive rows it missed were read (safety fixes)"),
+    **_pair("ag", "ah", "the set a prior refitted on A-AF was judged on, by a rule fixed before scoring (not "
+                        "shipped); the last check of the fifteenth session's served default; its errors were "
+                        "read in the sixteenth session"),
+    **_pair("ai", "aj", "the set the sixteenth session's first change (the cues' and the unseen-context guard's "
+                        "words in more languages) was judged on, by a rule fixed before scoring; its errors "
+                        "were read after that for the second"),
+    **_pair("ak", "al", "the set the sixteenth session's second change (the swap and 'ours' cues) was judged on, "
+                        "by a rule fixed before scoring; its errors were read after that for the third"),
+    **_pair("am", "an", "the set the sixteenth session's third change (safety, unseen-context phrases, versions in "
+                        "comparisons) was judged on, by a rule fixed before scoring: the freshest measure, the "
+                        "last check of the sixteenth session's served default", written="2026-12-08"),
 }
 
 
