@@ -75,7 +75,8 @@ LOCATION_NO_FILE = Cue("location", {"tool_name": ("sandbox_exec", "file_manager"
 path (which the path guard then asks about)."""
 NAMED_FILE = Cue("file", {"tool_name": ("codebase_search",)})
 NEW_FILE = Cue("creation", {"tool_name": ("codebase_search", "sandbox_exec"), "operation": ("read", "list")})
-_A_PATCH = {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"), "operation": ("read", "list", "write")}
+_A_PATCH = {"status": ("complete",), "tool_name": ("codebase_search", "sandbox_exec"),
+            "operation": ("read", "list", "write")}
 """Everything but a patch (or a question back)."""
 OUR_CODE = Cue("ours", {"tool_name": ("sandbox_exec",)})
 FILE_REMOVAL = Cue("removal", _A_PATCH)
@@ -115,13 +116,14 @@ _LOCATION = re.compile(
     # Further languages' "where": Hindi/Urdu, Bengali and Persian in Latin letters, Czech and Slovak, Serbian and
     # Croatian, Romanian, Hungarian, Swedish, Norwegian and Danish, Finnish, Swahili, Tagalog, Thai, Hebrew,
     # Greek, Arabic, Italian's "dov'è", Nigerian Pidgin's "where X dey"; and a request that ends in "where".
-    # (The Norwegian and Danish "hvor" with any verb now, below, not just the few above.)
     r"\b(?-i:kah[aā]n)\b|\bkothay\b|\bkoja(?:st)?\b|\bkde\b|\bg(?:d(?:j)?e)\b|\bunde\b|\bhol\s+(?:van|vannak|történik)\b|"
-    r"\bvar\s+(?:finns|ligger|sätts|skapas|görs|i\s+koden)\b|\bhvor\s+(?:er|ligger|bliver|blir|sættes|settes)\b|"
+    r"\bvar\s+(?:finns|ligger|sätts|skapas|görs|i\s+koden)\b|"
     r"\bmissä\b|\bwapi\b|\bkung\s+saan\b|\bsaan\s+(?:ba|yung|ang|nakalagay|dine)|ตรงไหน|ที่ไหน|איפה|\bπού\b|أين|"
     r"\bdov'|\bwhere\s+\S+(?:\s+\S+)?\s+dey\b|\bwhere\W*$|"
-    # Estonian, Icelandic, Tamil in Latin letters, and Norwegian/Danish "hvor" but "hvor mange" (how many).
-    r"\bkus(?:t)?\b|\bhvar\b|\bhvaðan\b|\benga\b|\bhvor\b(?!\s+(?:mange|mye|meget|lang|langt|lenge|længe|stor|ofte|gammel))",
+    # Estonian, Icelandic, Tamil in Latin letters, and Norwegian/Danish "hvor" (with its commonest verbs, or
+    # any but "hvor mange", how many).
+    r"\bkus(?:t)?\b|\bhvar\b|\bhvaðan\b|\benga\b|"
+    r"\bhvor(?:\s+(?:er|ligger|bliver|blir|sættes|settes)\b|\b(?!\s+(?:mange|mye|meget|lang|langt|lenge|længe|stor|ofte|gammel)))",
     re.IGNORECASE,
 )
 _HOW = re.compile(
@@ -167,19 +169,20 @@ table `analytics.fct_orders`)."""
 def question_cue(query: str) -> Cue | None:
     """The cue this request carries, if any: a removal first, then a swap, a new file, a named file (all four
     name their file), then general, location, and last a question about how our code works."""
-    paths = written_paths(query)  # read once: both file cues look for the file the request names
-    if _removes_quoted_text(query, paths):
+    paths = written_paths(query)  # read once: the file cues look for the file the request names
+    files = {path for path in paths if _FILE_NAME.search(path)}
+    if _removes_quoted_text(query, files):
         return FILE_REMOVAL
-    if _swaps_quoted_text(query, paths):
+    if _swaps_quoted_text(query, files):
         return FILE_SWAP
-    if _creates_a_file(query, paths):
+    if _creates_a_file(query, files):
         return NEW_FILE
-    if _names_a_file_in_a_folder(query, paths):
+    if _names_a_file_in_a_folder(query, files):
         return NAMED_FILE
     if _asks_in_general(query):
         return GENERAL
-    if _LOCATION.search(query):
-        named = any("/" in path or _FILE_NAME.search(path) for path in paths)
+    if asks_where(query):
+        named = files or any("/" in path for path in paths)
         return LOCATION if named else LOCATION_NO_FILE
     if any(_OURS.search(query, how.end(), how.end() + _OURS_GAP) for how in _HOW.finditer(query)):
         return OUR_CODE
@@ -192,35 +195,33 @@ def asks_where(query: str) -> bool:
     return _LOCATION.search(query) is not None
 
 
-def _names_a_file_in_a_folder(query: str, written: set[str]) -> bool:
+def _names_a_file_in_a_folder(query: str, files: set[str]) -> bool:
     """A path with folders whose last part is a file name (`src/app.py`), other than a test's id in pasted
     test-runner output (`tests/test_quotes.py::test_rate`). A where-question counts only when it asks where
     in that file ("where in `app/x.py` do we ..."): "where do we return X?" under a pasted log asks for a
     place in the repository, not for the file one of the log's lines names."""
-    paths = [path for path in written if "/" in path and _FILE_NAME.search(path) and f"{path}::" not in query]
+    paths = [path for path in files if "/" in path and f"{path}::" not in query]
     if not paths:
         return False
     wheres = [match.end() for match in _LOCATION.finditer(query)]
     return not wheres or any(0 <= query.find(path, end) - end <= _WHERE_IN_GAP for path in paths for end in wheres)
 
 
-def _removes_quoted_text(query: str, written: set[str]) -> bool:
+def _removes_quoted_text(query: str, files: set[str]) -> bool:
     """A removal verb, a file the request names, and exactly one other span in backticks to take out of
     it; not a question for information ("it doesn't delete `x`, right?")."""
     if not REMOVAL.search(query) or len(set(_BACKTICKED.findall(query))) > 4 or asks_for_information(query):
         return False  # more than four spans in backticks (the file, the thing, a few words) is no one thing
-    files = (path for path in written if _FILE_NAME.search(path))
     return any(spelled_out_removal(path, query) is not None for path in files)
 
 
-def _swaps_quoted_text(query: str, written: set[str]) -> bool:
+def _swaps_quoted_text(query: str, files: set[str]) -> bool:
     """A file the request names and two spans in backticks, old and new, with only a connector between them
     (`contract.copying.spelled_out_swap`); not a question for information."""
-    files = [path for path in written if _FILE_NAME.search(path)]
     return bool(files) and not asks_for_information(query) and any(spelled_out_swap(path, query) for path in files)
 
 
-def _creates_a_file(query: str, written: set[str]) -> bool:
+def _creates_a_file(query: str, files: set[str]) -> bool:
     """A request to create a file it names, not a question for information: a creating verb up to _NEAR_VERB
     characters before the file's name on its line ("create src/x.py", "vytvoř prázdný soubor x/y.py"), or
     after it in the languages that put it there ("`robots.txt` bana do"), or a looser verb ("add", "make")
@@ -233,7 +234,7 @@ def _creates_a_file(query: str, written: set[str]) -> bool:
     loose = [match.end() for match in ADD_BEFORE.finditer(query)]
     if not (before or after or loose):
         return False
-    for path in (path for path in written if _FILE_NAME.search(path)):
+    for path in files:
         for match in re.finditer(re.escape(path), query):
             start, end = match.span()
             line_start = query.rfind("\n", 0, start) + 1
@@ -249,9 +250,11 @@ def _creates_a_file(query: str, written: set[str]) -> bool:
 
 
 def _asks_in_general(query: str) -> bool:
-    """A comparison with no digit but a version's, or a question marked as general, that is not an afterthought to an earlier
-    question ("where is `OnTileMatched` raised? also unrelated but whats the diff between Awake and Start":
-    a search, labelled by its first request; a gold row of AC)."""
-    numbers = _DIGIT.search(_VERSION.sub(" ", query))
-    match = (_COMPARISON.search(query) if not numbers else None) or _MARKED_GENERAL.search(query)
+    """A comparison with no digit but a version's, or a question marked as general, that is not an
+    afterthought to an earlier question ("where is `OnTileMatched` raised? also unrelated but whats the diff
+    between Awake and Start": a search, labelled by its first request; a gold row of AC)."""
+    comparison = _COMPARISON.search(query)
+    if comparison and _DIGIT.search(_VERSION.sub(" ", query)):
+        comparison = None
+    match = comparison or _MARKED_GENERAL.search(query)
     return match is not None and not _AFTERTHOUGHT.search(query, 0, match.start())
